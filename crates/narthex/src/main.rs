@@ -1,0 +1,178 @@
+//! The `narthex` binary: flags, logging, the run group that starts and stops
+//! the server's components, reload wiring, and `promtool`-style subcommands.
+//!
+//! This is the only crate that knows every other one. It builds each
+//! component from the flags, registers how each takes a new config, and owns
+//! the process: signals, exit codes, and errors as the user sees them.
+
+mod check;
+mod flags;
+mod logging;
+mod process;
+mod reload;
+mod run_group;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{CommandFactory, FromArgMatches};
+use config::{Config, Mode};
+use prometheus_client::registry::Registry;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::flags::{CheckCommand, Cli, Command, ServerFlags};
+use crate::reload::Reloader;
+use crate::run_group::RunGroup;
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// How long each component may take to stop before we give up on it.
+const STOP_GRACE: Duration = Duration::from_secs(4);
+
+/// Components of Prometheus not built yet; announced at start-up so that
+/// nobody mistakes their absence for an empty result.
+const NOT_YET: &str = "storage (nothing is stored under --storage.tsdb.path), service discovery, scraping, rules, notifier, query API";
+
+fn main() -> ExitCode {
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    match &cli.command {
+        Some(Command::Check(CheckCommand::Config(args))) => ExitCode::from(check::check_config(args) as u8),
+        None => match run_server(&cli.server, &matches) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!(err = format!("{e:#}"), "Fatal error");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn run_server(flags: &ServerFlags, matches: &clap::ArgMatches) -> anyhow::Result<()> {
+    logging::init(flags.log_level, flags.log_format);
+    let mode = if flags.agent { Mode::Agent } else { Mode::Server };
+    tracing::info!(version = VERSION, mode = if flags.agent { "agent" } else { "server" }, "Starting Narthex");
+    let unimplemented = ServerFlags::unimplemented(matches);
+    if !unimplemented.is_empty() {
+        tracing::warn!(flags = unimplemented.join(" "), "These flags are accepted but have no effect yet");
+    }
+    tracing::warn!(missing = NOT_YET, "Running without components that are not implemented yet");
+    if !flags.web_config_file.is_empty() {
+        // Serving without the TLS or authentication the user asked for
+        // would expose what they meant to protect.
+        anyhow::bail!("--web.config.file is not supported yet; refusing to serve without the TLS/authentication it configures");
+    }
+    // Refuse to start on a bad config before anything else starts.
+    Config::load_file(&flags.config_file, mode).with_context(|| format!("Error loading config (--config.file={})", flags.config_file.display()))?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("narthex").build().context("starting the async runtime")?;
+    runtime.block_on(serve(flags, matches, mode))
+}
+
+async fn serve(flags: &ServerFlags, matches: &clap::ArgMatches, mode: Mode) -> anyhow::Result<()> {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(process::ProcessCollector));
+    let mut reloader = Reloader::new(flags.config_file.clone(), mode, &mut registry);
+
+    let config_yaml = Arc::new(std::sync::RwLock::new(String::new()));
+    let shown = config_yaml.clone();
+    reloader.register(
+        "web",
+        Box::new(move |cfg| {
+            let mut y = shown.write().map_err(|_| "config display lock poisoned".to_owned())?;
+            *y = cfg.to_yaml();
+            Ok(())
+        }),
+    );
+
+    let ready = Arc::new(AtomicBool::new(false));
+    let quit = CancellationToken::new();
+    let (reload_tx, mut reload_rx) = mpsc::channel::<web::ReloadRequest>(1);
+    let web_opts = web::Options {
+        // Prometheus 3.x may listen on several addresses; the first is served
+        // until multi-listener support lands.
+        listen_address: flags.web_listen_address.first().cloned().unwrap_or_else(|| "0.0.0.0:9090".into()),
+        route_prefix: flags.route_prefix(),
+        enable_lifecycle: flags.web_enable_lifecycle,
+        enable_admin_api: flags.web_enable_admin_api,
+        flags: ServerFlags::as_map(matches),
+        version: VERSION,
+    };
+    let handles = web::Handles { ready: ready.clone(), reload: reload_tx, quit: quit.clone(), registry: Arc::new(registry), config_yaml };
+
+    let mut group = RunGroup::new(STOP_GRACE);
+
+    // First, so that a signal during a slow start-up still stops us cleanly.
+    let quit_signal = quit.clone();
+    group.add("signals", move |token, started| async move {
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        started.up();
+        tokio::select! {
+            _ = term.recv() => tracing::warn!("Received SIGTERM, exiting gracefully..."),
+            _ = int.recv() => tracing::warn!("Received SIGINT, exiting gracefully..."),
+            _ = quit_signal.cancelled() => {}
+            _ = token.cancelled() => {}
+        }
+        Ok(())
+    });
+
+    group.add("reloader", move |token, started| async move {
+        let mut hup = signal(SignalKind::hangup())?;
+        reloader.reload().await.map_err(|e| anyhow::anyhow!(e))?;
+        started.up();
+        loop {
+            tokio::select! {
+                _ = token.cancelled() => return Ok(()),
+                _ = hup.recv() => {
+                    // The outcome is logged and in the metrics; the old config stays.
+                    let _ = reloader.reload().await;
+                }
+                Some(req) = reload_rx.recv() => {
+                    let _ = req.reply.send(reloader.reload().await);
+                }
+            }
+        }
+    });
+
+    group.add("web", move |token, started| async move {
+        let server = web::Web::bind(web_opts, handles).await?;
+        if let Some(addr) = server.local_addr() {
+            tracing::info!(component = "web", address = %addr, "Start listening for connections");
+        }
+        started.up();
+        server.run(token).await?;
+        Ok(())
+    });
+
+    let ready_flag = ready.clone();
+    group.add("ready", move |token, started| async move {
+        ready_flag.store(true, Ordering::Release);
+        tracing::info!("Server is ready to receive web requests.");
+        started.up();
+        token.cancelled().await;
+        ready_flag.store(false, Ordering::Release);
+        Ok(())
+    });
+
+    let outcome = group.run().await;
+    for (name, e) in &outcome.stop_errors {
+        tracing::error!(component = *name, err = format!("{e:#}"), "Error while stopping");
+    }
+    match outcome.first {
+        (_, Ok(())) if outcome.stop_errors.is_empty() => {
+            tracing::info!("See you next time!");
+            Ok(())
+        }
+        (_, Ok(())) => anyhow::bail!("some components did not stop cleanly"),
+        (name, Err(e)) => Err(e.context(format!("{name} failed"))),
+    }
+}

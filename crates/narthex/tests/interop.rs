@@ -1,0 +1,130 @@
+//! Interop with the real Prometheus (Debian's 2.42 packages). These tests
+//! need `prometheus` and `promtool` on PATH, so they are ignored in a plain
+//! `cargo test`; `scripts/interop.sh` installs the packages and runs them.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).ok()?;
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())
+}
+
+fn conformance_dir() -> PathBuf {
+    std::env::var("NARTHEX_CONFORMANCE_DIR").map(PathBuf::from).unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance"))
+}
+
+/// Real Prometheus scrapes our `/metrics`: its parser accepts our exposition
+/// and sees the reload and process metrics with the right values.
+#[test]
+#[ignore = "needs Debian's prometheus; run by scripts/interop.sh"]
+fn real_prometheus_scrapes_our_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let ours = free_port();
+    let theirs = free_port();
+    let our_cfg = dir.path().join("narthex.yml");
+    std::fs::write(&our_cfg, "scrape_configs: [{job_name: x, static_configs: [{targets: ['localhost:1']}]}]\n").unwrap();
+    let _narthex = Killed(
+        Command::new(env!("CARGO_BIN_EXE_narthex"))
+            .arg(format!("--config.file={}", our_cfg.display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{ours}"))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start narthex"),
+    );
+    let prom_cfg = dir.path().join("prometheus.yml");
+    std::fs::write(&prom_cfg, format!("global: {{scrape_interval: 1s, scrape_timeout: 1s}}\nscrape_configs:\n  - job_name: narthex\n    static_configs: [{{targets: ['127.0.0.1:{ours}']}}]\n")).unwrap();
+    let _prom = Killed(
+        Command::new("prometheus")
+            .arg(format!("--config.file={}", prom_cfg.display()))
+            .arg(format!("--storage.tsdb.path={}", dir.path().join("prom-data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{theirs}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start Debian's prometheus (apt-get install prometheus)"),
+    );
+    let query = |q: &str| http_get(theirs, &format!("/api/v1/query?query={q}")).unwrap_or_default();
+    let start = Instant::now();
+    loop {
+        let up = query("up%7Bjob%3D%22narthex%22%7D");
+        let reload = query("prometheus_config_last_reload_successful%7Bjob%3D%22narthex%22%7D");
+        let cpu = query("process_cpu_seconds_total%7Bjob%3D%22narthex%22%7D");
+        if up.contains(r#""1"]"#) && reload.contains(r#""1"]"#) && cpu.contains("\"value\"") {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "Prometheus did not scrape narthex successfully:\nup: {up}\nreload: {reload}\ncpu: {cpu}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+fn exit_code(cmd: &mut Command) -> i32 {
+    cmd.stdout(Stdio::null()).stderr(Stdio::null()).status().expect("command runs").code().unwrap_or(-1)
+}
+
+/// `narthex check config --syntax-only` gives promtool's verdict on every
+/// conformance file where Prometheus 2.42 and 3.x agree; files where the
+/// versions disagree are counted and named, not compared.
+#[test]
+#[ignore = "needs Debian's promtool; run by scripts/interop.sh"]
+fn check_config_agrees_with_promtool() {
+    let dir = conformance_dir().join("config");
+    let json = std::fs::read_to_string(conformance_dir().join("expected/config_errors.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let rejected_by_3x: std::collections::HashSet<String> =
+        v["cases"].as_array().unwrap().iter().filter(|c| c["load_mode"] == "server").filter_map(|c| c["file"].as_str().map(str::to_owned)).collect();
+    let mut names: Vec<String> = std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    let (mut compared, mut skipped, mut mismatched) = (0, Vec::new(), Vec::new());
+    for name in names.iter().filter(|n| n.contains(".good.") || n.contains(".bad.")) {
+        let path = dir.join(name);
+        let expect_3x_ok = name.contains(".good.") || !(rejected_by_3x.contains(name) || name.contains(".bad."));
+        let promtool_ok = exit_code(Command::new("promtool").args(["check", "config", "--syntax-only"]).arg(&path)) == 0;
+        if promtool_ok != expect_3x_ok {
+            skipped.push(name.clone());
+            continue;
+        }
+        compared += 1;
+        let ours_ok = exit_code(Command::new(env!("CARGO_BIN_EXE_narthex")).args(["check", "config", "--syntax-only"]).arg(&path)) == 0;
+        if ours_ok != promtool_ok {
+            mismatched.push(format!("{name}: promtool {}, narthex {}", verdict(promtool_ok), verdict(ours_ok)));
+        }
+    }
+    println!("compared {compared} files with promtool 2.42; {} skipped where 2.42 and 3.x disagree: {}", skipped.len(), skipped.join(" "));
+    assert!(mismatched.is_empty(), "narthex disagrees with promtool:\n{}", mismatched.join("\n"));
+    assert!(compared > 100, "only {compared} files compared");
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "accepts" } else { "rejects" }
+}
+
+/// The example config in the repository is one Prometheus itself accepts.
+#[test]
+#[ignore = "needs Debian's promtool; run by scripts/interop.sh"]
+fn example_config_is_valid_for_promtool() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/prometheus.yml");
+    assert_eq!(exit_code(Command::new("promtool").args(["check", "config"]).arg(&example)), 0);
+    assert_eq!(exit_code(Command::new(env!("CARGO_BIN_EXE_narthex")).args(["check", "config"]).arg(&example)), 0);
+}

@@ -1,0 +1,232 @@
+//! The HTTP server: lifecycle endpoints (`/-/healthy`, `/-/ready`,
+//! `/-/reload`, `/-/quit`), the server's own `/metrics`, and the `/api/v1`
+//! endpoints as they land.
+//!
+//! This crate owns HTTP: routing, status codes and Prometheus's response
+//! bodies. It reaches the rest of the server only through what [`Handles`]
+//! gives it (channels, flags, a registry) and must not know how a reload or
+//! a query is carried out.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use prometheus_client::registry::Registry;
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+/// A request to reload the configuration, answered with the outcome.
+#[derive(Debug)]
+pub struct ReloadRequest {
+    pub reply: oneshot::Sender<Result<(), String>>,
+}
+
+/// Settings taken from the command line.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub listen_address: String,
+    /// Path prefix every route is served under (`--web.route-prefix`).
+    pub route_prefix: String,
+    pub enable_lifecycle: bool,
+    pub enable_admin_api: bool,
+    /// Flag names and values as given, for `/api/v1/status/flags`.
+    pub flags: BTreeMap<String, String>,
+    pub version: &'static str,
+}
+
+/// What the web layer may touch of the running server.
+#[derive(Debug, Clone)]
+pub struct Handles {
+    /// Set once storage is open and the first config applied.
+    pub ready: Arc<AtomicBool>,
+    /// Reload requests go to the component that owns the config.
+    pub reload: mpsc::Sender<ReloadRequest>,
+    /// Cancelled by `/-/quit` to stop the whole server.
+    pub quit: CancellationToken,
+    /// The self-metrics registry rendered at `/metrics`.
+    pub registry: Arc<Registry>,
+    /// The config in force, as YAML with secrets hidden.
+    pub config_yaml: Arc<std::sync::RwLock<String>>,
+}
+
+struct AppState {
+    opts: Options,
+    handles: Handles,
+}
+
+/// Errors from starting the server.
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    #[error("error listening on {addr}: {source}")]
+    Listen {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("error serving web requests: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+/// The web component: bound, not yet serving.
+#[derive(Debug)]
+pub struct Web {
+    listener: tokio::net::TcpListener,
+    router: Router,
+}
+
+impl Web {
+    /// Binds the listen address. Binding happens before serving so that an
+    /// address in use fails start-up instead of a background task.
+    pub async fn bind(opts: Options, handles: Handles) -> Result<Web, WebError> {
+        let listener =
+            tokio::net::TcpListener::bind(&opts.listen_address).await.map_err(|source| WebError::Listen { addr: opts.listen_address.clone(), source })?;
+        Ok(Web { listener, router: router(opts, handles) })
+    }
+
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.listener.local_addr().ok()
+    }
+
+    /// Serves until `stop` is cancelled, then finishes in-flight requests.
+    pub async fn run(self, stop: CancellationToken) -> Result<(), WebError> {
+        axum::serve(self.listener, self.router).with_graceful_shutdown(async move { stop.cancelled().await }).await.map_err(WebError::Serve)
+    }
+}
+
+fn router(opts: Options, handles: Handles) -> Router {
+    let prefix = normalize_prefix(&opts.route_prefix);
+    let state = Arc::new(AppState { opts, handles });
+    let routes = Router::new()
+        .route("/-/healthy", get(healthy).head(healthy))
+        .route("/-/ready", get(ready).head(ready))
+        .route("/-/reload", post(reload).put(reload).get(lifecycle_method_not_allowed))
+        .route("/-/quit", post(quit).put(quit).get(lifecycle_method_not_allowed))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/status/config", get(status_config))
+        .route("/api/v1/status/flags", get(status_flags))
+        .route("/api/v1/status/buildinfo", get(status_buildinfo))
+        .with_state(state);
+    if prefix.is_empty() { routes } else { Router::new().nest(&prefix, routes) }
+}
+
+/// `/` and `` mean no prefix; otherwise a leading slash and no trailing one.
+fn normalize_prefix(p: &str) -> String {
+    let trimmed = p.trim_end_matches('/');
+    if trimmed.is_empty() {
+        String::new()
+    } else if trimmed.starts_with('/') {
+        trimmed.to_owned()
+    } else {
+        format!("/{trimmed}")
+    }
+}
+
+fn text(status: StatusCode, body: impl Into<String>) -> Response {
+    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body.into()).into_response()
+}
+
+async fn healthy() -> Response {
+    text(StatusCode::OK, "Prometheus Server is Healthy.\n")
+}
+
+async fn ready(State(s): State<Arc<AppState>>) -> Response {
+    if s.handles.ready.load(Ordering::Acquire) {
+        text(StatusCode::OK, "Prometheus Server is Ready.\n")
+    } else {
+        text(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")
+    }
+}
+
+async fn lifecycle_method_not_allowed() -> Response {
+    text(StatusCode::METHOD_NOT_ALLOWED, "Only POST or PUT requests allowed")
+}
+
+async fn reload(State(s): State<Arc<AppState>>) -> Response {
+    if !s.opts.enable_lifecycle {
+        return text(StatusCode::FORBIDDEN, "Lifecycle API is not enabled.");
+    }
+    let (tx, rx) = oneshot::channel();
+    if s.handles.reload.send(ReloadRequest { reply: tx }).await.is_err() {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "server is shutting down");
+    }
+    match rx.await {
+        Ok(Ok(())) => text(StatusCode::OK, ""),
+        Ok(Err(e)) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("failed to reload config: {e}")),
+        Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, "server is shutting down"),
+    }
+}
+
+async fn quit(State(s): State<Arc<AppState>>) -> Response {
+    if !s.opts.enable_lifecycle {
+        return text(StatusCode::FORBIDDEN, "Lifecycle API is not enabled.");
+    }
+    tracing::warn!(component = "web", "Received termination request via web service, exiting gracefully...");
+    s.handles.quit.cancel();
+    text(StatusCode::OK, "Requesting termination... Goodbye!")
+}
+
+async fn metrics(State(s): State<Arc<AppState>>) -> Response {
+    let mut body = String::new();
+    match prometheus_client::encoding::text::encode(&mut body, &s.handles.registry) {
+        Ok(()) => ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body).into_response(),
+        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("error encoding metrics: {e}")),
+    }
+}
+
+/// Prometheus's API envelope.
+#[derive(Serialize)]
+struct Success<T: Serialize> {
+    status: &'static str,
+    data: T,
+}
+
+fn api<T: Serialize>(data: T) -> Response {
+    axum::Json(Success { status: "success", data }).into_response()
+}
+
+async fn status_config(State(s): State<Arc<AppState>>) -> Response {
+    #[derive(Serialize)]
+    struct Data {
+        yaml: String,
+    }
+    let yaml = s.handles.config_yaml.read().map(|y| y.clone()).unwrap_or_default();
+    api(Data { yaml })
+}
+
+async fn status_flags(State(s): State<Arc<AppState>>) -> Response {
+    api(&s.opts.flags)
+}
+
+async fn status_buildinfo(State(s): State<Arc<AppState>>) -> Response {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Data {
+        version: &'static str,
+        revision: &'static str,
+        branch: &'static str,
+        build_user: &'static str,
+        build_date: &'static str,
+        go_version: &'static str,
+    }
+    api(Data { version: s.opts.version, revision: "", branch: "", build_user: "", build_date: "", go_version: "" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes() {
+        assert_eq!(normalize_prefix("/"), "");
+        assert_eq!(normalize_prefix(""), "");
+        assert_eq!(normalize_prefix("prom/"), "/prom");
+        assert_eq!(normalize_prefix("/a/b"), "/a/b");
+    }
+}
