@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the real Prometheus peers from Debian's packages and runs the
+# interop tests (the #[ignore]d ones) against them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(prometheus)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  # policy-rc.d keeps the packages' services from starting: the tests start
+  # their own instances on free ports.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod +x /usr/sbin/policy-rc.d
+    trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# A packaged service left running would hold the default ports.
+pkill -x prometheus 2>/dev/null || true
+
+cargo test -p narthex --test interop --locked -- --ignored --test-threads=1
