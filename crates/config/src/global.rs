@@ -45,6 +45,21 @@ pub(crate) fn deserialize_scheme<'de, D: Deserializer<'de>>(d: D) -> Result<Opti
     s.parse().map(Some).map_err(serde::de::Error::custom)
 }
 
+/// An empty escaping scheme means "derive it from the validation scheme".
+pub(crate) fn deserialize_escaping<'de, D: Deserializer<'de>>(d: D) -> Result<Option<EscapingScheme>, D::Error> {
+    let s = Option::<String>::deserialize(d)?.unwrap_or_default();
+    match s.as_str() {
+        "" => Ok(None),
+        "allow-utf-8" => Ok(Some(EscapingScheme::AllowUtf8)),
+        "underscores" => Ok(Some(EscapingScheme::Underscores)),
+        "dots" => Ok(Some(EscapingScheme::Dots)),
+        "values" => Ok(Some(EscapingScheme::Values)),
+        other => Err(serde::de::Error::custom(format!(
+            "unknown name escaping method specified, must be one of 'allow-utf-8', 'underscores', 'dots', or 'values', got {other:?}"
+        ))),
+    }
+}
+
 pub(crate) fn serialize_scheme<S: Serializer>(v: &Option<ValidationScheme>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(v.map_or("", |v| v.as_str()))
 }
@@ -173,7 +188,7 @@ pub struct GlobalConfig {
     pub keep_dropped_targets: u64,
     #[serde(deserialize_with = "deserialize_scheme", serialize_with = "serialize_scheme")]
     pub metric_name_validation_scheme: Option<ValidationScheme>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "deserialize_escaping", skip_serializing_if = "Option::is_none")]
     pub metric_name_escaping_scheme: Option<EscapingScheme>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scrape_native_histograms: Option<bool>,
@@ -275,8 +290,8 @@ pub(crate) fn expand_env(s: &str, getenv: &dyn Fn(&str) -> Option<String>) -> St
         } else if !name.is_empty() {
             out.push_str(&getenv(name).unwrap_or_default());
         } else if consumed == 0 {
-            // A lone `$` at the end or before a character that starts no
-            // name is dropped, as Go does.
+            // A `$` that starts no name stays, as in Go's os.Expand.
+            out.push('$');
         }
         rest = &after[consumed..];
     }
@@ -296,6 +311,8 @@ mod tests {
         assert_eq!(expand_env("foo$${TEST}", &env), "foo${TEST}");
         assert_eq!(expand_env("foo$$bar", &env), "foo$bar");
         assert_eq!(expand_env("$TEST-$NOPE.", &env), "x-.");
+        assert_eq!(expand_env("5$", &env), "5$");
+        assert_eq!(expand_env("a$.b", &env), "a$.b");
     }
 
     #[test]

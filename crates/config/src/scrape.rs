@@ -9,7 +9,7 @@ use relabel::RelabelConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::duration::Duration;
-use crate::global::{EscapingScheme, GlobalConfig, deserialize_scheme, serialize_scheme};
+use crate::global::{EscapingScheme, GlobalConfig, deserialize_escaping, deserialize_scheme, serialize_scheme};
 use crate::http::HttpClientConfig;
 use crate::sd::ServiceDiscoveryConfigs;
 use crate::units::ByteSize;
@@ -66,6 +66,11 @@ impl fmt::Display for ScrapeProtocol {
     }
 }
 
+/// An empty fallback protocol is no fallback, as in Prometheus.
+fn deserialize_fallback<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<ScrapeProtocol>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.filter(|s| !s.is_empty()).map(ScrapeProtocol))
+}
+
 pub(crate) fn validate_protocols(list: &[ScrapeProtocol]) -> Result<(), String> {
     if list.is_empty() {
         return Err("scrape_protocols cannot be empty".into());
@@ -101,7 +106,7 @@ pub struct ScrapeConfig {
     pub scrape_timeout: Duration,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scrape_protocols: Option<Vec<ScrapeProtocol>>,
-    #[serde(rename = "fallback_scrape_protocol", skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "deserialize_fallback", skip_serializing_if = "Option::is_none")]
     pub fallback_scrape_protocol: Option<ScrapeProtocol>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scrape_native_histograms: Option<bool>,
@@ -134,7 +139,7 @@ pub struct ScrapeConfig {
     pub keep_dropped_targets: u64,
     #[serde(deserialize_with = "deserialize_scheme", serialize_with = "serialize_scheme")]
     pub metric_name_validation_scheme: Option<ValidationScheme>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "deserialize_escaping", skip_serializing_if = "Option::is_none")]
     pub metric_name_escaping_scheme: Option<EscapingScheme>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub extra_scrape_metrics: Option<bool>,

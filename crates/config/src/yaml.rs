@@ -28,9 +28,13 @@ use serde::ser::{self, Serialize};
 /// The prefix of serde field names that mark an inlined (embedded) struct.
 pub const INLINE: &str = "$inline";
 
-/// Aliases may not expand a document past this many nodes (a "billion
-/// laughs" file must not exhaust memory).
+/// Aliases may not expand a document past this many nodes or scalar bytes
+/// (a "billion laughs" file must not exhaust memory).
 const MAX_NODES: usize = 1_000_000;
+const MAX_BYTES: usize = 64 << 20;
+/// Collections may not nest deeper than this: decoding recurses, and a
+/// config never needs more than a dozen levels.
+const MAX_DEPTH: usize = 256;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Kind {
@@ -145,8 +149,10 @@ pub fn parse(text: &str) -> Result<Node, Error> {
             Event::Nothing | Event::StreamStart | Event::DocumentStart(_) => {}
             Event::Alias(id) => {
                 let node = b.anchors.get(&id).cloned().ok_or_else(|| Error::new("yaml: unknown anchor"))?;
-                b.nodes += count_nodes(&node);
-                if b.nodes > MAX_NODES {
+                let (nodes, bytes) = count_nodes(&node);
+                b.nodes += nodes;
+                b.bytes += bytes;
+                if b.nodes > MAX_NODES || b.bytes > MAX_BYTES {
                     return Err(Error::new("yaml: document contains excessive aliasing"));
                 }
                 b.push(node, 0)?;
@@ -155,6 +161,11 @@ pub fn parse(text: &str) -> Result<Node, Error> {
                 b.nodes += 1;
                 let node = Node { kind: Kind::Scalar { value: value.into_owned(), style, tag: tag.map(|t| t.into_owned()) }, line, col };
                 b.push(node, anchor)?;
+            }
+            Event::SequenceStart(..) | Event::MappingStart(..) if b.stack.len() >= MAX_DEPTH => {
+                let mut e = Error::new(format!("yaml: line {line}: exceeded max depth of {MAX_DEPTH}"));
+                e.kind = ErrorKind::Syntax;
+                return Err(e);
             }
             Event::SequenceStart(anchor, _) => b.stack.push((Node { kind: Kind::Seq(Vec::new()), line, col }, anchor, None)),
             Event::MappingStart(anchor, _) => b.stack.push((Node { kind: Kind::Map(Vec::new()), line, col }, anchor, None)),
@@ -171,11 +182,13 @@ pub fn parse(text: &str) -> Result<Node, Error> {
     Ok(b.root.unwrap_or(Node { kind: Kind::Scalar { value: String::new(), style: ScalarStyle::Plain, tag: None }, line: 1, col: 1 }))
 }
 
-fn count_nodes(n: &Node) -> usize {
+/// Nodes and scalar bytes in a tree.
+fn count_nodes(n: &Node) -> (usize, usize) {
+    let add = |a: (usize, usize), b: (usize, usize)| (a.0 + b.0, a.1 + b.1);
     match &n.kind {
-        Kind::Scalar { .. } => 1,
-        Kind::Seq(items) => 1 + items.iter().map(count_nodes).sum::<usize>(),
-        Kind::Map(items) => 1 + items.iter().map(|(k, v)| count_nodes(k) + count_nodes(v)).sum::<usize>(),
+        Kind::Scalar { value, .. } => (1, value.len()),
+        Kind::Seq(items) => items.iter().map(count_nodes).fold((1, 0), add),
+        Kind::Map(items) => items.iter().map(|(k, v)| add(count_nodes(k), count_nodes(v))).fold((1, 0), add),
     }
 }
 
@@ -187,6 +200,7 @@ struct TreeBuilder {
     anchors: HashMap<usize, Node>,
     root: Option<Node>,
     nodes: usize,
+    bytes: usize,
 }
 
 impl TreeBuilder {
@@ -301,6 +315,10 @@ fn parse_int(v: &str) -> Option<i128> {
     if digits.is_empty() {
         return None;
     }
+    // A sign after the base prefix is not a number in YAML (or Go).
+    if digits.len() > 2 && digits[2..].starts_with(['+', '-']) && matches!(&digits[..2], "0x" | "0b" | "0o") {
+        return None;
+    }
     let n = if let Some(h) = digits.strip_prefix("0x") {
         i128::from_str_radix(h, 16).ok()?
     } else if let Some(b) = digits.strip_prefix("0b") {
@@ -314,7 +332,7 @@ fn parse_int(v: &str) -> Option<i128> {
     } else {
         return None;
     };
-    Some(if neg { -n } else { n })
+    if neg { n.checked_neg() } else { Some(n) }
 }
 
 fn parse_float(v: &str) -> Option<f64> {
@@ -878,6 +896,8 @@ fn quote_if_needed(s: &str) -> String {
     let special = s.is_empty()
         || s.starts_with(|c: char| " -?:,[]{}#&*!|>'\"%@`".contains(c))
         || s.ends_with(' ')
+        || s.ends_with(':')
+        || s == "<<"
         || s.contains(": ")
         || s.contains(" #")
         || s.chars().any(|c| c.is_control());
@@ -1205,6 +1225,20 @@ mod tests {
         let m: HashMap<String, HashMap<String, String>> = from_str("a: &b {x: '1'}\nc:\n  <<: *b\n  y: '2'\n").unwrap();
         assert_eq!(m["c"]["x"], "1");
         assert_eq!(m["c"]["y"], "2");
+    }
+
+    #[test]
+    fn hostile_documents_fail_cleanly() {
+        assert!(parse(&"- ".repeat(10_000)).unwrap_err().to_string().contains("exceeded max depth"));
+        assert!(parse_int("-0x-80000000000000000000000000000000").is_none());
+        assert!(parse_int("0x-5").is_none());
+        assert_eq!(parse_int("-0x10"), Some(-16));
+        assert_eq!(quote_if_needed("a:"), "\"a:\"");
+        let big = "x".repeat(1 << 20);
+        let mut doc = format!("a: &a {big}\nb: [");
+        doc.push_str(&"*a, ".repeat(100));
+        doc.push_str("*a]\n");
+        assert!(parse(&doc).unwrap_err().to_string().contains("excessive aliasing"));
     }
 
     #[test]

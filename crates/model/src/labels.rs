@@ -281,6 +281,9 @@ impl LabelsBuilder {
 
     /// Sets `name` to `value`; an empty value deletes the label.
     pub fn set(&mut self, name: &str, value: &str) -> &mut Self {
+        if value.is_empty() {
+            return self.del(name);
+        }
         if let Some(slot) = self.labels.iter_mut().find(|(n, _)| n == name) {
             slot.1.clear();
             slot.1.push_str(value);

@@ -39,10 +39,13 @@ fn describe(e: &regex::Error) -> String {
     }
 }
 
-/// Rewrites Go's ASCII-only Perl classes into explicit ASCII classes.
+/// Rewrites Go (RE2) syntax where the `regex` crate reads it differently:
+/// Go's ASCII-only Perl classes, escapes Go treats as literals (`\<`),
+/// octal escapes, `\Q...\E`, class characters the crate treats as set
+/// operators (`&&`, `--`, `~~`), and a `{` that starts no repetition.
 fn translate_go_syntax(pattern: &str) -> String {
     let mut out = String::with_capacity(pattern.len() + 8);
-    let mut chars = pattern.chars();
+    let mut chars = pattern.chars().peekable();
     let mut in_class = false;
     while let Some(c) = chars.next() {
         match c {
@@ -55,6 +58,34 @@ fn translate_go_syntax(pattern: &str) -> String {
                 Some('S') => out.push_str("[^\\t\\n\\x0C\\r ]"),
                 Some('b') if !in_class => out.push_str("(?-u:\\b)"),
                 Some('B') if !in_class => out.push_str("(?-u:\\B)"),
+                // Go reads these as the plain characters.
+                Some(p @ ('<' | '>')) => out.push(p),
+                Some('Q') if !in_class => {
+                    let mut lit = String::new();
+                    while let Some(c) = chars.next() {
+                        if c == '\\' && chars.peek() == Some(&'E') {
+                            chars.next();
+                            break;
+                        }
+                        lit.push(c);
+                    }
+                    out.push_str(&regex::escape(&lit));
+                }
+                Some(d @ '0'..='7') => {
+                    // Octal: `\0`, `\0NN` or `\NNN`; a lone `\1`-`\7` is a
+                    // backreference, which Go refuses too: keep it so it fails.
+                    let mut digits = String::from(d);
+                    while digits.len() < 3 && chars.peek().is_some_and(|c| ('0'..='7').contains(c)) {
+                        digits.extend(chars.next());
+                    }
+                    match u32::from_str_radix(&digits, 8) {
+                        Ok(n) if d == '0' || digits.len() > 1 => out.push_str(&format!("\\x{{{n:x}}}")),
+                        _ => {
+                            out.push('\\');
+                            out.push_str(&digits);
+                        }
+                    }
+                }
                 Some(other) => {
                     out.push('\\');
                     out.push(other);
@@ -65,26 +96,25 @@ fn translate_go_syntax(pattern: &str) -> String {
                 in_class = true;
                 out.push('[');
                 // A `]` or `^]` right after the opening bracket is literal.
-                let rest = chars.as_str();
-                if let Some(r) = rest.strip_prefix("^]") {
-                    out.push_str("^\\]");
-                    chars = r.chars();
-                } else if let Some(r) = rest.strip_prefix(']') {
-                    out.push_str("\\]");
-                    chars = r.chars();
-                } else if let Some(r) = rest.strip_prefix('^') {
+                if chars.peek() == Some(&'^') {
+                    chars.next();
                     out.push('^');
-                    chars = r.chars();
+                }
+                if chars.peek() == Some(&']') {
+                    chars.next();
+                    out.push_str("\\]");
                 }
             }
             '[' if in_class => {
                 // POSIX classes such as [:alpha:] nest inside a class.
-                let rest = chars.as_str();
+                let rest: String = chars.clone().collect();
                 if rest.starts_with(':') {
                     if let Some(end) = rest.find(":]") {
                         out.push('[');
                         out.push_str(&rest[..end + 2]);
-                        chars = rest[end + 2..].chars();
+                        for _ in 0..rest[..end + 2].chars().count() {
+                            chars.next();
+                        }
                         continue;
                     }
                 }
@@ -94,10 +124,35 @@ fn translate_go_syntax(pattern: &str) -> String {
                 in_class = false;
                 out.push(']');
             }
+            // Set operators of the regex crate are plain characters in Go.
+            '&' | '~' if in_class => {
+                out.push('\\');
+                out.push(c);
+            }
+            '-' if in_class && chars.peek() == Some(&'-') => out.push_str("\\-"),
+            '{' if !in_class && !starts_repeat(chars.clone()) => out.push_str("\\{"),
             c => out.push(c),
         }
     }
     out
+}
+
+/// Whether the text after a `{` forms a repetition (`{n}`, `{n,}`,
+/// `{n,m}`); otherwise Go takes the brace literally.
+fn starts_repeat(mut rest: impl Iterator<Item = char>) -> bool {
+    let mut digits = 0;
+    let mut comma = false;
+    for c in rest.by_ref() {
+        match c {
+            '0'..='9' => digits += 1,
+            ',' if !comma && digits > 0 => {
+                comma = true;
+            }
+            '}' => return digits > 0,
+            _ => return false,
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -125,6 +180,20 @@ mod tests {
         assert!(compile_anchored(r"[^\d]").unwrap().is_match("x"));
         assert!(compile_anchored(r"[]a]").unwrap().is_match("]"));
         assert!(compile_anchored(r"[[:alpha:]]+").unwrap().is_match("abc"));
+    }
+
+    #[test]
+    fn go_literals_stay_literal() {
+        assert!(compile_anchored(r"\<none\>").unwrap().is_match("<none>"));
+        assert!(compile_anchored(r"[\<\>]").unwrap().is_match(">"));
+        assert!(compile_anchored("[a&&b]").unwrap().is_match("&"));
+        assert!(compile_anchored("[a--b]").unwrap().is_match("-"));
+        assert!(compile_anchored("foo{bar}").unwrap().is_match("foo{bar}"));
+        assert!(compile_anchored("a{2}").unwrap().is_match("aa"));
+        assert!(compile_anchored("x{,3}").unwrap().is_match("x{,3}"));
+        assert!(compile_anchored(r"\Qa.b\E").unwrap().is_match("a.b"));
+        assert!(!compile_anchored(r"\Qa.b\E").unwrap().is_match("axb"));
+        assert!(compile_anchored(r"\101").unwrap().is_match("A"));
     }
 
     #[test]

@@ -79,21 +79,27 @@ impl RunGroup {
             let token = CancellationToken::new();
             let (up_tx, up_rx) = oneshot::channel();
             let fut = run(token.clone(), Started(Some(up_tx)));
-            let done = done_tx.clone();
+            // The guard reports the end even when the member panics.
+            let done = DoneGuard(done_tx.clone(), i);
             let handle = tokio::spawn(async move {
-                let r = fut.await;
-                let _ = done.send(i);
-                r
+                let _done = done;
+                fut.await
             });
             running.push(Running { id: i, name, token, handle });
             tracing::debug!(member = name, "starting");
             // Wait until it is up, or until it (or an earlier member) ends.
-            tokio::select! {
-                _ = up_rx => {}
-                Some(j) = done_rx.recv() => {
-                    early = Some(take_result(&mut running, j).await);
-                    break;
-                }
+            let ended = tokio::select! {
+                biased;
+                Some(j) = done_rx.recv() => Some(j),
+                up = up_rx => match up {
+                    Ok(()) => None,
+                    // Dropped without `up`: the member is ending.
+                    Err(_) => done_rx.recv().await,
+                },
+            };
+            if let Some(j) = ended {
+                early = Some(take_result(&mut running, j).await);
+                break;
             }
         }
 
@@ -116,6 +122,14 @@ impl RunGroup {
             }
         }
         Outcome { first, stop_errors }
+    }
+}
+
+struct DoneGuard(tokio::sync::mpsc::UnboundedSender<usize>, usize);
+
+impl Drop for DoneGuard {
+    fn drop(&mut self) {
+        let _ = self.0.send(self.1);
     }
 }
 
@@ -188,6 +202,24 @@ mod tests {
         assert_eq!(out.first.0, "web");
         assert!(out.first.1.is_err());
         assert!(*stopped.lock().unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_panicking_member_stops_the_group() {
+        let mut g = RunGroup::new(Duration::from_secs(5));
+        g.add("storage", |token, started| async move {
+            started.up();
+            token.cancelled().await;
+            Ok(())
+        });
+        g.add("buggy", |_t, started| async move {
+            started.up();
+            tokio::task::yield_now().await;
+            panic!("boom");
+        });
+        let out = g.run().await;
+        assert_eq!(out.first.0, "buggy");
+        assert!(out.first.1.is_err());
     }
 
     #[tokio::test]

@@ -194,6 +194,15 @@ impl Default for RelabelConfig {
     }
 }
 
+/// Prometheus's shape of a legacy label name with `$1`/`${1}` references.
+fn legacy_template() -> &'static Regex {
+    static RE: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| match Regex::new(r"^(?:(?:[a-zA-Z_]|\$(?:\{[a-zA-Z0-9_]+\}|[a-zA-Z0-9_]+))+[a-zA-Z0-9_]*)+$") {
+        Ok(r) => r,
+        Err(e) => unreachable!("the template pattern is valid: {e}"),
+    })
+}
+
 /// Whether `s` contains a `$1`/`${name}` reference, which makes a target
 /// label a template rather than a name.
 fn has_template_var(s: &str) -> bool {
@@ -217,14 +226,7 @@ impl RelabelConfig {
         let valid_name = |n: &str| scheme.is_valid_label_name(n);
         // A template target label is checked for its shape only: in the
         // legacy scheme, `${1}` is no label name, but what it expands to may be.
-        let valid_template = |n: &str| {
-            if scheme == ValidationScheme::Legacy {
-                let stripped: String = n.chars().filter(|c| !matches!(c, '$' | '{' | '}')).collect();
-                stripped.is_empty() || valid_name(&stripped) || stripped.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            } else {
-                valid_name(n)
-            }
-        };
+        let valid_template = |n: &str| if scheme == ValidationScheme::Legacy { legacy_template().is_match(n) } else { valid_name(n) };
         if action == Replace {
             let ok = if has_template_var(&self.target_label) { valid_template(&self.target_label) } else { valid_name(&self.target_label) };
             if !ok {
@@ -294,13 +296,11 @@ fn apply(lb: &mut LabelsBuilder, c: &RelabelConfig) -> bool {
         Action::Replace => {
             let value = source_value(lb, c);
             let Some(caps) = re.captures(&value) else { return true };
-            let mut target = String::new();
-            caps.expand(&go_template(&c.target_label), &mut target);
+            let target = expand(&c.target_label, &caps, re);
             if !model::names::ValidationScheme::Utf8.is_valid_label_name(&target) {
                 return true;
             }
-            let mut res = String::new();
-            caps.expand(&go_template(&c.replacement), &mut res);
+            let res = expand(&c.replacement, &caps, re);
             if res.is_empty() {
                 lb.del(&target);
             } else {
@@ -309,12 +309,12 @@ fn apply(lb: &mut LabelsBuilder, c: &RelabelConfig) -> bool {
             true
         }
         Action::Lowercase => {
-            let v = source_value(lb, c).to_lowercase();
+            let v = map_chars(&source_value(lb, c), true);
             lb.set(&c.target_label, &v);
             true
         }
         Action::Uppercase => {
-            let v = source_value(lb, c).to_uppercase();
+            let v = map_chars(&source_value(lb, c), false);
             lb.set(&c.target_label, &v);
             true
         }
@@ -325,16 +325,8 @@ fn apply(lb: &mut LabelsBuilder, c: &RelabelConfig) -> bool {
             true
         }
         Action::LabelMap => {
-            let renames: Vec<(String, String)> = lb
-                .iter()
-                .filter_map(|l| {
-                    re.captures(l.name).map(|caps| {
-                        let mut name = String::new();
-                        caps.expand(&go_template(&c.replacement), &mut name);
-                        (name, l.value.to_owned())
-                    })
-                })
-                .collect();
+            let renames: Vec<(String, String)> =
+                lb.iter().filter_map(|l| re.captures(l.name).map(|caps| (expand(&c.replacement, &caps, re), l.value.to_owned()))).collect();
             for (n, v) in renames {
                 lb.set(&n, &v);
             }
@@ -351,11 +343,66 @@ fn apply(lb: &mut LabelsBuilder, c: &RelabelConfig) -> bool {
     }
 }
 
-/// Go's `Regexp.Expand` treats `$1x` as the group named `1x`; the regex
-/// crate does the same, so templates pass through unchanged. Kept as a
-/// function so that a difference, if found, has one place to live.
-fn go_template(t: &str) -> String {
-    t.to_owned()
+/// Go's `Regexp.Expand`: `$name` takes the longest run of letters, digits
+/// and `_`; `${name}` is braced; an all-digit name without a leading zero
+/// is a group number, anything else a group name; unknown groups expand to
+/// nothing; `$$` is a `$`; a `$` that starts no valid reference stays.
+fn expand(template: &str, caps: &regex::Captures<'_>, re: &Regex) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i + 1..];
+        if let Some(r) = rest.strip_prefix('$') {
+            out.push('$');
+            rest = r;
+            continue;
+        }
+        let is_name = |c: char| c.is_alphanumeric() || c == '_';
+        let (name, consumed) = if let Some(inner) = rest.strip_prefix('{') {
+            match inner.find('}') {
+                Some(end) if end > 0 && inner[..end].chars().all(is_name) => (&inner[..end], end + 2),
+                _ => ("", 0),
+            }
+        } else {
+            let n: usize = rest.chars().take_while(|c| is_name(*c)).map(char::len_utf8).sum();
+            (&rest[..n], n)
+        };
+        if consumed == 0 || name.is_empty() {
+            out.push('$');
+            continue;
+        }
+        rest = &rest[consumed..];
+        let number = (name.bytes().all(|b| b.is_ascii_digit()) && !(name.starts_with('0') && name.len() > 1)).then(|| name.parse::<usize>().ok()).flatten();
+        let group = match number {
+            Some(n) => caps.get(n),
+            None => re.capture_names().position(|n| n == Some(name)).and_then(|i| caps.get(i)),
+        };
+        if let Some(m) = group {
+            out.push_str(m.as_str());
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Go's `strings.ToLower`/`ToUpper` map one character to one character; the
+/// full Unicode mappings Rust's `str` methods use would change some values
+/// (`ß` to `SS`), and so the series identity.
+fn map_chars(s: &str, lower: bool) -> String {
+    s.chars()
+        .map(|c| {
+            if lower {
+                c.to_lowercase().next().unwrap_or(c)
+            } else {
+                let mut up = c.to_uppercase();
+                match (up.next(), up.next()) {
+                    (Some(u), None) => u,
+                    _ => c,
+                }
+            }
+        })
+        .collect()
 }
 
 /// The hashmod hash: the last 8 bytes of the MD5 digest, big-endian, as
@@ -438,6 +485,25 @@ mod tests {
         });
         let out = run(&[("__meta_zone", "eu"), ("x", "1")], &[map, drop, upper]).unwrap();
         assert_eq!(out.to_string(), r#"{x="1", zone="EU"}"#);
+    }
+
+    #[test]
+    fn templates_expand_like_go() {
+        let re = RelabelRegex::new("(?P<first>a)(b)").unwrap();
+        let caps = re.regex().captures("ab").unwrap();
+        let e = |t: &str| expand(t, &caps, re.regex());
+        assert_eq!(e("$1-${2}-$first"), "a-b-a");
+        assert_eq!(e("$01"), "", "no leading zeros: a name that does not exist");
+        assert_eq!(e("${+1}"), "${+1}");
+        assert_eq!(e("$$1"), "$1");
+        assert_eq!(e("$1x"), "", "the longest name wins");
+        assert_eq!(e("x$"), "x$");
+        assert_eq!(map_chars("straße", false), "STRAßE");
+        assert_eq!(map_chars("ΣΑΣ", true), "σασ");
+        assert!(legacy_template().is_match("${1}"));
+        assert!(legacy_template().is_match("foo_$1"));
+        assert!(!legacy_template().is_match("9${1}"));
+        assert!(!legacy_template().is_match("${}"));
     }
 
     #[test]

@@ -39,6 +39,14 @@ pub struct Options {
     /// Flag names and values as given, for `/api/v1/status/flags`.
     pub flags: BTreeMap<String, String>,
     pub version: &'static str,
+    /// Agent mode, which the health endpoints name.
+    pub agent: bool,
+}
+
+impl Options {
+    fn kind(&self) -> &'static str {
+        if self.agent { "Agent" } else { "Server" }
+    }
 }
 
 /// What the web layer may touch of the running server.
@@ -132,16 +140,19 @@ fn text(status: StatusCode, body: impl Into<String>) -> Response {
     (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body.into()).into_response()
 }
 
-async fn healthy() -> Response {
-    text(StatusCode::OK, "Prometheus Server is Healthy.\n")
+async fn healthy(State(s): State<Arc<AppState>>) -> Response {
+    text(StatusCode::OK, format!("Prometheus {} is Healthy.\n", s.opts.kind()))
 }
 
 async fn ready(State(s): State<Arc<AppState>>) -> Response {
     if s.handles.ready.load(Ordering::Acquire) {
-        text(StatusCode::OK, "Prometheus Server is Ready.\n")
-    } else {
-        text(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")
+        return text(StatusCode::OK, format!("Prometheus {} is Ready.\n", s.opts.kind()));
     }
+    let mut r = text(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+    if s.handles.quit.is_cancelled() {
+        r.headers_mut().insert("X-Prometheus-Stopping", axum::http::HeaderValue::from_static("true"));
+    }
+    r
 }
 
 async fn lifecycle_method_not_allowed() -> Response {
@@ -168,6 +179,9 @@ async fn quit(State(s): State<Arc<AppState>>) -> Response {
         return text(StatusCode::FORBIDDEN, "Lifecycle API is not enabled.");
     }
     tracing::warn!(component = "web", "Received termination request via web service, exiting gracefully...");
+    if s.handles.quit.is_cancelled() {
+        return text(StatusCode::OK, "Termination already in progress.");
+    }
     s.handles.quit.cancel();
     text(StatusCode::OK, "Requesting termination... Goodbye!")
 }
