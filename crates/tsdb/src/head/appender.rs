@@ -1,0 +1,155 @@
+//! The head's appender: a batch that reaches the write-ahead log and then
+//! the series all at once on commit.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use model::{Exemplar, Labels, Metadata};
+use storage::{Appender, SeriesRef, StorageError};
+
+use super::Head;
+use super::series::{Check, MemSeries, check_after};
+use crate::record::{self, RefSample, RefSeries};
+
+/// A batch of appends to the head. Series are created as soon as they are
+/// first seen (so that their references are stable for the caller's cache);
+/// their samples become durable and visible only on commit.
+pub struct HeadAppender {
+    head: Arc<Head>,
+    new_series: Vec<RefSeries>,
+    samples: Vec<(Arc<MemSeries>, i64, f64)>,
+    /// The newest sample pending per series in this batch, so that a batch
+    /// is checked for order against itself as well as against the head.
+    pending: HashMap<u64, (i64, u64)>,
+    buf: Vec<u8>,
+    series_buf: Vec<u8>,
+}
+
+impl std::fmt::Debug for HeadAppender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HeadAppender").field("samples", &self.samples.len()).field("new_series", &self.new_series.len()).finish()
+    }
+}
+
+impl HeadAppender {
+    pub fn new(head: Arc<Head>) -> Self {
+        head.metrics.active_appenders.inc();
+        HeadAppender { head, new_series: Vec::new(), samples: Vec::new(), pending: HashMap::new(), buf: Vec::new(), series_buf: Vec::new() }
+    }
+
+    fn series(&mut self, hint: SeriesRef, labels: &Labels) -> Result<Arc<MemSeries>, StorageError> {
+        if hint != SeriesRef::UNKNOWN {
+            if let Some(s) = self.head.series_by_ref(hint.0) {
+                return Ok(s);
+            }
+        }
+        if labels.is_empty() {
+            return Err(StorageError::InvalidSample("empty labelset".into()));
+        }
+        let (s, created) = self.head.get_or_create(labels);
+        if created {
+            self.new_series.push(RefSeries { r: s.r, labels: s.labels.clone() });
+        }
+        Ok(s)
+    }
+
+    fn clear(&mut self) {
+        self.new_series.clear();
+        self.samples.clear();
+        self.pending.clear();
+    }
+}
+
+impl Appender for HeadAppender {
+    fn append(&mut self, hint: SeriesRef, labels: &Labels, t: i64, v: f64) -> Result<SeriesRef, StorageError> {
+        if t < self.head.min_valid_time() {
+            self.head.metrics.out_of_bound_samples.inc();
+            return Err(StorageError::OutOfBounds);
+        }
+        let s = self.series(hint, labels)?;
+        let last = match self.pending.get(&s.r) {
+            Some(p) => Some(*p),
+            None => s.lock().last(),
+        };
+        match check_after(last, t, v) {
+            Check::Ok => {}
+            Check::Duplicate => return Ok(SeriesRef(s.r)),
+            Check::OutOfOrder => {
+                self.head.metrics.out_of_order_samples.inc();
+                return Err(StorageError::OutOfOrderSample);
+            }
+            Check::DuplicateTimestamp => {
+                self.head.metrics.duplicate_samples.inc();
+                return Err(StorageError::DuplicateSampleForTimestamp);
+            }
+        }
+        self.pending.insert(s.r, (t, v.to_bits()));
+        let r = s.r;
+        self.samples.push((s, t, v));
+        Ok(SeriesRef(r))
+    }
+
+    fn append_exemplar(&mut self, hint: SeriesRef, labels: &Labels, _exemplar: &Exemplar) -> Result<SeriesRef, StorageError> {
+        // Exemplar storage is not built yet; the series still resolves so
+        // that callers keep a valid reference.
+        let s = self.series(hint, labels)?;
+        Ok(SeriesRef(s.r))
+    }
+
+    fn update_metadata(&mut self, hint: SeriesRef, labels: &Labels, _metadata: &Metadata) -> Result<SeriesRef, StorageError> {
+        let s = self.series(hint, labels)?;
+        Ok(SeriesRef(s.r))
+    }
+
+    fn commit(&mut self) -> Result<(), StorageError> {
+        if self.samples.is_empty() && self.new_series.is_empty() {
+            return Ok(());
+        }
+        self.buf.clear();
+        self.series_buf.clear();
+        if !self.new_series.is_empty() {
+            record::encode_series(&self.new_series, &mut self.series_buf);
+        }
+        if !self.samples.is_empty() {
+            let refs: Vec<RefSample> = self.samples.iter().map(|(s, t, v)| RefSample { r: s.r, t: *t, v: *v }).collect();
+            record::encode_samples(&refs, &mut self.buf);
+        }
+        let mut records: Vec<&[u8]> = Vec::with_capacity(2);
+        if !self.series_buf.is_empty() {
+            records.push(&self.series_buf);
+        }
+        if !self.buf.is_empty() {
+            records.push(&self.buf);
+        }
+        if let Err(e) = self.head.log(&records) {
+            self.clear();
+            return Err(e);
+        }
+        let mut appended = 0u64;
+        for (s, t, v) in &self.samples {
+            if self.head.append_committed(s, *t, *v) {
+                appended += 1;
+            } else {
+                // Another appender wrote a newer sample to the series
+                // between our check and our commit.
+                self.head.metrics.out_of_order_samples.inc();
+            }
+        }
+        self.head.metrics.samples_appended.inc_by(appended);
+        self.clear();
+        Ok(())
+    }
+
+    fn rollback(&mut self) -> Result<(), StorageError> {
+        // Series created by this batch stay (empty); truncation collects
+        // them, as in Prometheus.
+        self.clear();
+        Ok(())
+    }
+}
+
+impl Drop for HeadAppender {
+    fn drop(&mut self) {
+        self.head.metrics.active_appenders.dec();
+    }
+}

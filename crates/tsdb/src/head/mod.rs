@@ -1,0 +1,391 @@
+//! The head block: the most recent samples, in memory, indexed by label and
+//! made durable by the write-ahead log.
+//!
+//! Series live in sharded maps (by reference, and by label hash for lookups
+//! on append), each behind its own lock, so that thousands of scrape loops
+//! append at once without a global lock. The label index is a separate
+//! structure updated only when a series is created or removed.
+
+mod appender;
+mod metrics;
+mod postings;
+mod querier;
+mod series;
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use model::Labels;
+use storage::{Appendable, Appender, Querier, Queryable, StorageError};
+
+pub use appender::HeadAppender;
+pub use metrics::HeadMetrics;
+pub use postings::MemPostings;
+pub use querier::HeadQuerier;
+pub use series::{FullChunk, MemSeries, SAMPLES_PER_CHUNK};
+
+use crate::record::{self, RefSample, RefSeries};
+use crate::wal::{self, Wal, WalOptions};
+
+const SHARDS: usize = 256;
+
+/// Settings of the head.
+#[derive(Debug, Clone)]
+pub struct HeadOptions {
+    /// Width of a chunk range (and of a block), 2 h by default.
+    pub chunk_range: i64,
+    /// Where the write-ahead log lives (`<data>/wal`); `None` keeps the head
+    /// in memory only (tests, agent experiments).
+    pub wal_dir: Option<PathBuf>,
+    pub wal_segment_size: usize,
+    pub wal_compression: bool,
+}
+
+impl Default for HeadOptions {
+    fn default() -> Self {
+        HeadOptions { chunk_range: 2 * 3600 * 1000, wal_dir: None, wal_segment_size: wal::DEFAULT_SEGMENT_SIZE, wal_compression: true }
+    }
+}
+
+/// A label hasher that is fast on the packed label bytes; series identity
+/// is still decided by comparing the labels themselves.
+type FastHash = BuildHasherDefault<IdentityHasher>;
+
+#[derive(Default)]
+struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64 keys (already hashes or references) are ever written.
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.0 = self.0.rotate_left(5) ^ u64::from_le_bytes(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+fn label_hash(l: &Labels) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(l.as_bytes())
+}
+
+#[derive(Default)]
+struct Shard {
+    by_ref: HashMap<u64, Arc<MemSeries>, FastHash>,
+    by_hash: HashMap<u64, Vec<Arc<MemSeries>>, FastHash>,
+}
+
+/// The in-memory head block.
+pub struct Head {
+    opts: HeadOptions,
+    shards: Vec<RwLock<Shard>>,
+    postings: RwLock<MemPostings>,
+    next_ref: AtomicU64,
+    min_time: AtomicI64,
+    max_time: AtomicI64,
+    /// Samples before this are out of bounds (the head was truncated there).
+    min_valid_time: AtomicI64,
+    wal: Option<Mutex<Wal>>,
+    pub(crate) metrics: HeadMetrics,
+}
+
+impl std::fmt::Debug for Head {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Head").field("series", &self.num_series()).field("min_time", &self.min_time()).field("max_time", &self.max_time()).finish()
+    }
+}
+
+/// Errors opening the head.
+#[derive(Debug, thiserror::Error)]
+pub enum HeadError {
+    #[error("write-ahead log: {0}")]
+    Wal(#[from] wal::WalError),
+    #[error("decoding WAL record in segment {segment}: {source}")]
+    Record {
+        segment: usize,
+        #[source]
+        source: record::RecordError,
+    },
+}
+
+impl Head {
+    /// Opens the head, replaying the write-ahead log (checkpoint, then
+    /// segments) when there is one. A corrupt tail is repaired: everything
+    /// before the damage is kept, the rest dropped and counted.
+    /// `metrics` come from [`HeadMetrics::new`], registered or not.
+    pub fn open(opts: HeadOptions, metrics: HeadMetrics) -> Result<Arc<Head>, HeadError> {
+        let mut head = Head {
+            shards: (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect(),
+            postings: RwLock::new(MemPostings::default()),
+            next_ref: AtomicU64::new(1),
+            min_time: AtomicI64::new(i64::MAX),
+            max_time: AtomicI64::new(i64::MIN),
+            min_valid_time: AtomicI64::new(i64::MIN),
+            wal: None,
+            metrics,
+            opts,
+        };
+        if let Some(dir) = head.opts.wal_dir.clone() {
+            head.replay(&dir)?;
+            let w = Wal::open(&dir, WalOptions { segment_size: head.opts.wal_segment_size, compress: head.opts.wal_compression })?;
+            head.metrics.wal_segment_current.set(w.current_segment() as i64);
+            head.wal = Some(Mutex::new(w));
+        }
+        Ok(Arc::new(head))
+    }
+
+    fn replay(&self, dir: &Path) -> Result<(), HeadError> {
+        if !dir.exists() {
+            return Ok(());
+        }
+        let start = std::time::Instant::now();
+        let mut ranges = Vec::new();
+        let mut first_segment = None;
+        if let Some((cp_dir, idx)) = wal::last_checkpoint(dir)? {
+            ranges.push(wal::SegmentRange::all(&cp_dir));
+            first_segment = Some(idx + 1);
+        }
+        let last_segment = wal::segments(dir)?.map(|(_, l)| l);
+        ranges.push(wal::SegmentRange { dir: dir.to_path_buf(), first: first_segment, last: None });
+        // Series references in the log map to the series created for them;
+        // samples for unknown references are skipped (their series record
+        // was dropped with a checkpoint).
+        let mut series: Vec<RefSeries> = Vec::new();
+        let mut samples: Vec<RefSample> = Vec::new();
+        let mut reader = wal::Reader::new(&ranges)?;
+        let mut seen_segment = None;
+        let mut rec = Vec::new();
+        loop {
+            match reader.next_record() {
+                Ok(Some(r)) => {
+                    rec.clear();
+                    rec.extend_from_slice(r);
+                }
+                Ok(None) => break,
+                Err(wal::WalError::Corruption(c)) => {
+                    self.metrics.wal_corruptions.inc();
+                    tracing::warn!(component = "tsdb", segment = c.segment, offset = c.offset, err = %c, "Encountered WAL read error, attempting repair");
+                    wal::repair(&c.dir, &c)?;
+                    break;
+                }
+                Err(e) => return Err(e.into()),
+            }
+            let rec = rec.as_slice();
+            let seg = reader.segment().unwrap_or(0);
+            match record::RecordType::of(rec) {
+                record::RecordType::Series => {
+                    series.clear();
+                    record::decode_series(rec, &mut series).map_err(|source| HeadError::Record { segment: seg, source })?;
+                    for s in series.drain(..) {
+                        self.create_with_ref(s.r, s.labels);
+                    }
+                }
+                record::RecordType::Samples | record::RecordType::SamplesV2 => {
+                    samples.clear();
+                    record::decode_samples(rec, &mut samples).map_err(|source| HeadError::Record { segment: seg, source })?;
+                    for s in &samples {
+                        if let Some(ms) = self.series_by_ref(s.r) {
+                            self.append_committed(&ms, s.t, s.v);
+                        }
+                    }
+                }
+                // Tombstones, exemplars and metadata are not kept in the
+                // head yet; replay skips them.
+                _ => {}
+            }
+            if seen_segment != Some(seg) {
+                if let Some(prev) = seen_segment {
+                    tracing::info!(component = "tsdb", segment = prev, maxSegment = last_segment.unwrap_or(prev), "WAL segment loaded");
+                }
+                seen_segment = Some(seg);
+            }
+        }
+        if let Some(seg) = seen_segment {
+            tracing::info!(component = "tsdb", segment = seg, maxSegment = last_segment.unwrap_or(seg), "WAL segment loaded");
+        }
+        tracing::info!(component = "tsdb", duration = ?start.elapsed(), series = self.num_series(), "WAL replay completed");
+        Ok(())
+    }
+
+    fn shard(&self, key: u64) -> &RwLock<Shard> {
+        &self.shards[(key as usize) % SHARDS]
+    }
+
+    pub fn series_by_ref(&self, r: u64) -> Option<Arc<MemSeries>> {
+        let shard = self.shard(r).read().unwrap_or_else(|p| p.into_inner());
+        shard.by_ref.get(&r).cloned()
+    }
+
+    fn series_by_labels(&self, hash: u64, labels: &Labels) -> Option<Arc<MemSeries>> {
+        let shard = self.shard(hash).read().unwrap_or_else(|p| p.into_inner());
+        shard.by_hash.get(&hash)?.iter().find(|s| s.labels == *labels).cloned()
+    }
+
+    /// The series with these labels, created if new. Returns whether it was
+    /// created, so that the appender logs a series record for it.
+    pub(crate) fn get_or_create(&self, labels: &Labels) -> (Arc<MemSeries>, bool) {
+        let hash = label_hash(labels);
+        if let Some(s) = self.series_by_labels(hash, labels) {
+            return (s, false);
+        }
+        let r = self.next_ref.fetch_add(1, Ordering::Relaxed);
+        self.insert(hash, r, labels.clone())
+    }
+
+    fn create_with_ref(&self, r: u64, labels: Labels) {
+        self.next_ref.fetch_max(r + 1, Ordering::Relaxed);
+        let hash = label_hash(&labels);
+        if self.series_by_labels(hash, &labels).is_none() {
+            self.insert(hash, r, labels);
+        }
+    }
+
+    fn insert(&self, hash: u64, r: u64, labels: Labels) -> (Arc<MemSeries>, bool) {
+        let series = {
+            let mut shard = self.shard(hash).write().unwrap_or_else(|p| p.into_inner());
+            // Another appender may have created it since we looked.
+            if let Some(s) = shard.by_hash.get(&hash).and_then(|v| v.iter().find(|s| s.labels == labels)) {
+                return (s.clone(), false);
+            }
+            let s = Arc::new(MemSeries::new(r, labels));
+            shard.by_hash.entry(hash).or_default().push(s.clone());
+            s
+        };
+        self.shard(r).write().unwrap_or_else(|p| p.into_inner()).by_ref.insert(r, series.clone());
+        self.postings.write().unwrap_or_else(|p| p.into_inner()).add(r, &series.labels);
+        self.metrics.series.inc();
+        self.metrics.series_created.inc();
+        (series, true)
+    }
+
+    /// Appends a sample that has been logged (or is being replayed).
+    pub(crate) fn append_committed(&self, s: &MemSeries, t: i64, v: f64) -> bool {
+        let cut = {
+            let mut data = s.lock();
+            if data.check(t, v) != series::Check::Ok {
+                return false;
+            }
+            data.append(t, v, self.opts.chunk_range)
+        };
+        if cut {
+            self.metrics.chunks.inc();
+            self.metrics.chunks_created.inc();
+        }
+        self.min_time.fetch_min(t, Ordering::Relaxed);
+        self.max_time.fetch_max(t, Ordering::Relaxed);
+        self.metrics.min_time.set(self.min_time());
+        self.metrics.max_time.set(self.max_time());
+        true
+    }
+
+    pub(crate) fn log(&self, records: &[&[u8]]) -> Result<(), StorageError> {
+        let Some(w) = &self.wal else { return Ok(()) };
+        let mut w = w.lock().unwrap_or_else(|p| p.into_inner());
+        w.log(records).map_err(|e| StorageError::Other(format!("write to WAL: {e}")))?;
+        self.metrics.wal_segment_current.set(w.current_segment() as i64);
+        Ok(())
+    }
+
+    pub(crate) fn min_valid_time(&self) -> i64 {
+        self.min_valid_time.load(Ordering::Relaxed)
+    }
+
+    pub fn num_series(&self) -> usize {
+        self.shards.iter().map(|s| s.read().unwrap_or_else(|p| p.into_inner()).by_ref.len()).sum()
+    }
+
+    /// Smallest sample timestamp, `i64::MAX` when empty.
+    pub fn min_time(&self) -> i64 {
+        self.min_time.load(Ordering::Relaxed)
+    }
+
+    /// Largest sample timestamp, `i64::MIN` when empty.
+    pub fn max_time(&self) -> i64 {
+        self.max_time.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn postings(&self) -> std::sync::RwLockReadGuard<'_, MemPostings> {
+        self.postings.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Drops every chunk that ends before `mint` and every series left
+    /// empty, and refuses samples older than `mint` from now on. Called once
+    /// the data before `mint` is safely in a block.
+    pub fn truncate(&self, mint: i64) {
+        let start = std::time::Instant::now();
+        self.min_valid_time.fetch_max(mint, Ordering::Relaxed);
+        let mut gone: Vec<(u64, Labels, u64)> = Vec::new();
+        let mut chunks_removed = 0;
+        for shard in &self.shards {
+            let shard = shard.read().unwrap_or_else(|p| p.into_inner());
+            for s in shard.by_ref.values() {
+                let mut data = s.lock();
+                chunks_removed += data.truncate_before(mint);
+                if data.is_empty() {
+                    gone.push((s.r, s.labels.clone(), label_hash(&s.labels)));
+                }
+            }
+        }
+        for (r, labels, hash) in &gone {
+            self.shard(*r).write().unwrap_or_else(|p| p.into_inner()).by_ref.remove(r);
+            let mut shard = self.shard(*hash).write().unwrap_or_else(|p| p.into_inner());
+            if let Some(v) = shard.by_hash.get_mut(hash) {
+                v.retain(|s| s.labels != *labels);
+                if v.is_empty() {
+                    shard.by_hash.remove(hash);
+                }
+            }
+        }
+        let mut refs: Vec<u64> = gone.iter().map(|g| g.0).collect();
+        refs.sort_unstable();
+        let by_ref: HashMap<u64, Labels> = gone.into_iter().map(|(r, l, _)| (r, l)).collect();
+        self.postings.write().unwrap_or_else(|p| p.into_inner()).delete(&refs, |r| by_ref.get(&r).cloned());
+        let new_min = self
+            .shards
+            .iter()
+            .flat_map(|s| s.read().unwrap_or_else(|p| p.into_inner()).by_ref.values().filter_map(|s| s.lock().min_time()).collect::<Vec<_>>())
+            .min();
+        self.min_time.store(new_min.unwrap_or(i64::MAX), Ordering::Relaxed);
+        self.metrics.series.dec_by(refs.len() as i64);
+        self.metrics.series_removed.inc_by(refs.len() as u64);
+        self.metrics.chunks.dec_by(chunks_removed as i64);
+        self.metrics.chunks_removed.inc_by(chunks_removed as u64);
+        self.metrics.gc_duration.observe(start.elapsed().as_secs_f64());
+    }
+
+    /// Flushes and closes the write-ahead log.
+    pub fn close(&self) -> Result<(), HeadError> {
+        if let Some(w) = &self.wal {
+            w.lock().unwrap_or_else(|p| p.into_inner()).close()?;
+        }
+        Ok(())
+    }
+}
+
+/// The head as the rest of the server sees it.
+#[derive(Debug, Clone)]
+pub struct HeadStorage(pub Arc<Head>);
+
+impl Appendable for HeadStorage {
+    fn appender(&self) -> Box<dyn Appender> {
+        Box::new(HeadAppender::new(self.0.clone()))
+    }
+}
+
+impl Queryable for HeadStorage {
+    fn querier(&self, mint: i64, maxt: i64) -> Result<Box<dyn Querier>, StorageError> {
+        Ok(Box::new(HeadQuerier::new(self.0.clone(), mint, maxt)))
+    }
+}
+
+#[cfg(test)]
+mod tests;

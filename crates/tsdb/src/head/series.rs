@@ -1,0 +1,227 @@
+//! One series in the head: its labels, its full chunks and its open chunk.
+
+use std::sync::Arc;
+
+use model::Labels;
+
+use crate::chunkenc::XorChunk;
+
+/// Prometheus cuts a chunk at this many samples.
+pub const SAMPLES_PER_CHUNK: u16 = 120;
+
+/// A chunk that takes no more samples, kept compact and shared with
+/// readers so that a query never holds the series lock while decoding.
+#[derive(Debug, Clone)]
+pub struct FullChunk {
+    pub min_time: i64,
+    pub max_time: i64,
+    pub bytes: Arc<[u8]>,
+}
+
+/// The open chunk and the bounds of its samples.
+#[derive(Debug)]
+struct OpenChunk {
+    chunk: XorChunk,
+    min_time: i64,
+    max_time: i64,
+}
+
+/// What the head knows of a series, behind the series' own lock.
+#[derive(Debug, Default)]
+pub struct SeriesData {
+    full: Vec<FullChunk>,
+    open: Option<OpenChunk>,
+    /// Last committed sample, for out-of-order and duplicate checks.
+    last: Option<(i64, u64)>,
+}
+
+/// The outcome of checking a sample against what the series holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    Ok,
+    /// Same timestamp and same value bits: accepted and ignored.
+    Duplicate,
+    OutOfOrder,
+    DuplicateTimestamp,
+}
+
+/// Decides whether `(t, v)` may follow a series whose last sample is `last`.
+pub fn check_after(last: Option<(i64, u64)>, t: i64, v: f64) -> Check {
+    match last {
+        None => Check::Ok,
+        Some((lt, _)) if t > lt => Check::Ok,
+        Some((lt, _)) if t < lt => Check::OutOfOrder,
+        // Compare bits so that NaN equals NaN and a stale marker differs
+        // from a plain NaN, as Prometheus does.
+        Some((_, lv)) if lv == v.to_bits() => Check::Duplicate,
+        Some(_) => Check::DuplicateTimestamp,
+    }
+}
+
+/// A chunk snapshot for a reader: full chunks are shared, the open one is
+/// copied (it is at most a few hundred bytes).
+#[derive(Debug, Clone)]
+pub struct ChunkRef {
+    pub min_time: i64,
+    pub max_time: i64,
+    pub bytes: Arc<[u8]>,
+}
+
+impl SeriesData {
+    pub fn last(&self) -> Option<(i64, u64)> {
+        self.last
+    }
+
+    pub fn check(&self, t: i64, v: f64) -> Check {
+        check_after(self.last, t, v)
+    }
+
+    /// Appends a checked sample. Returns whether a new chunk was started.
+    /// A chunk is cut at [`SAMPLES_PER_CHUNK`] samples or when `t` crosses
+    /// the end of the chunk range the open chunk started in.
+    pub fn append(&mut self, t: i64, v: f64, chunk_range: i64) -> bool {
+        if self.check(t, v) != Check::Ok {
+            return false;
+        }
+        let cut = match &self.open {
+            None => true,
+            Some(o) => o.chunk.num_samples() >= SAMPLES_PER_CHUNK || t >= range_end(o.min_time, chunk_range),
+        };
+        if cut {
+            if let Some(mut o) = self.open.take() {
+                o.chunk.compact();
+                self.full.push(FullChunk { min_time: o.min_time, max_time: o.max_time, bytes: Arc::from(o.chunk.bytes()) });
+            }
+            self.open = Some(OpenChunk { chunk: XorChunk::new(), min_time: t, max_time: t });
+        }
+        if let Some(o) = &mut self.open {
+            o.chunk.append(t, v);
+            o.max_time = t;
+        }
+        self.last = Some((t, v.to_bits()));
+        cut
+    }
+
+    /// Chunks overlapping `[mint, maxt]`, oldest first.
+    pub fn chunks(&self, mint: i64, maxt: i64) -> Vec<ChunkRef> {
+        let mut out: Vec<ChunkRef> = self
+            .full
+            .iter()
+            .filter(|c| c.max_time >= mint && c.min_time <= maxt)
+            .map(|c| ChunkRef { min_time: c.min_time, max_time: c.max_time, bytes: c.bytes.clone() })
+            .collect();
+        if let Some(o) = &self.open {
+            if o.max_time >= mint && o.min_time <= maxt {
+                out.push(ChunkRef { min_time: o.min_time, max_time: o.max_time, bytes: Arc::from(o.chunk.bytes()) });
+            }
+        }
+        out
+    }
+
+    /// Drops chunks that end before `mint`; returns how many went.
+    pub fn truncate_before(&mut self, mint: i64) -> usize {
+        let before = self.full.len();
+        self.full.retain(|c| c.max_time >= mint);
+        let mut removed = before - self.full.len();
+        if self.open.as_ref().is_some_and(|o| o.max_time < mint) {
+            self.open = None;
+            removed += 1;
+        }
+        removed
+    }
+
+    /// Whether the series holds no sample at all.
+    pub fn is_empty(&self) -> bool {
+        self.full.is_empty() && self.open.is_none()
+    }
+
+    pub fn num_chunks(&self) -> usize {
+        self.full.len() + usize::from(self.open.is_some())
+    }
+
+    pub fn min_time(&self) -> Option<i64> {
+        self.full.first().map(|c| c.min_time).or(self.open.as_ref().map(|o| o.min_time))
+    }
+}
+
+/// The end (exclusive) of the chunk range that `t` falls in; ranges are
+/// aligned to multiples of `range` from the epoch, as Prometheus aligns them.
+pub fn range_end(t: i64, range: i64) -> i64 {
+    if range <= 0 {
+        return i64::MAX;
+    }
+    (t.div_euclid(range) + 1).saturating_mul(range)
+}
+
+/// A series in the head.
+#[derive(Debug)]
+pub struct MemSeries {
+    pub r: u64,
+    pub labels: Labels,
+    pub data: std::sync::Mutex<SeriesData>,
+}
+
+impl MemSeries {
+    pub fn new(r: u64, labels: Labels) -> Self {
+        MemSeries { r, labels, data: std::sync::Mutex::new(SeriesData::default()) }
+    }
+
+    /// The series' data. A poisoned lock means a panic mid-append; the data
+    /// is still consistent chunk-wise, so reading on is the better choice.
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, SeriesData> {
+        self.data.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cuts_at_120_samples_and_range_boundaries() {
+        let mut s = SeriesData::default();
+        let range = 2 * 3600 * 1000;
+        for i in 0..250 {
+            s.append(i * 15_000, i as f64, range);
+        }
+        // 250 samples at 15 s span 62 min: cut by count only.
+        assert_eq!(s.num_chunks(), 3);
+        let mut s = SeriesData::default();
+        s.append(range - 1000, 1.0, range);
+        s.append(range, 2.0, range);
+        assert_eq!(s.num_chunks(), 2, "a sample on the next range starts a chunk");
+    }
+
+    #[test]
+    fn out_of_order_and_duplicates() {
+        let mut s = SeriesData::default();
+        assert!(s.append(1000, 1.0, 7_200_000));
+        assert_eq!(s.check(1000, 1.0), Check::Duplicate);
+        assert_eq!(s.check(1000, 2.0), Check::DuplicateTimestamp);
+        assert_eq!(s.check(999, 2.0), Check::OutOfOrder);
+        assert_eq!(s.check(1001, 2.0), Check::Ok);
+        assert_eq!(check_after(Some((5, f64::NAN.to_bits())), 5, f64::NAN), Check::Duplicate);
+        assert_eq!(check_after(Some((5, f64::NAN.to_bits())), 5, model::value::stale_nan()), Check::DuplicateTimestamp);
+    }
+
+    #[test]
+    fn chunk_selection_and_truncation() {
+        let mut s = SeriesData::default();
+        for i in 0..300 {
+            s.append(i * 1000, i as f64, i64::MAX);
+        }
+        assert_eq!(s.chunks(0, 1000).len(), 1);
+        assert_eq!(s.chunks(0, 299_000).len(), 3);
+        assert_eq!(s.chunks(250_000, 260_000).len(), 1);
+        assert_eq!(s.truncate_before(130_000), 1);
+        assert_eq!(s.min_time(), Some(120_000));
+    }
+
+    #[test]
+    fn range_alignment() {
+        assert_eq!(range_end(0, 100), 100);
+        assert_eq!(range_end(99, 100), 100);
+        assert_eq!(range_end(100, 100), 200);
+        assert_eq!(range_end(-1, 100), 0);
+    }
+}

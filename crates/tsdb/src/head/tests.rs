@@ -1,0 +1,235 @@
+use std::sync::Arc;
+
+use model::{Labels, MatchType, Matcher};
+use storage::{Appendable, LabelHints, Queryable, SeriesRef, StorageError, ValueType};
+
+use super::*;
+
+fn mem_head() -> Arc<Head> {
+    Head::open(HeadOptions::default(), HeadMetrics::new(None)).unwrap()
+}
+
+fn wal_head(dir: &Path) -> Arc<Head> {
+    let opts = HeadOptions { wal_dir: Some(dir.join("wal")), wal_segment_size: 64 * 1024, ..HeadOptions::default() };
+    Head::open(opts, HeadMetrics::new(None)).unwrap()
+}
+
+fn lbls(pairs: &[(&str, &str)]) -> Labels {
+    Labels::from_pairs(pairs.iter().copied())
+}
+
+/// Every series matching `matchers` with its samples in `[mint, maxt]`.
+fn read(head: &Arc<Head>, mint: i64, maxt: i64, matchers: &[Matcher]) -> Vec<(String, Vec<(i64, f64)>)> {
+    let q = HeadStorage(head.clone()).querier(mint, maxt).unwrap();
+    let mut set = q.select(true, None, matchers);
+    let mut out = Vec::new();
+    while let Some(s) = set.next() {
+        let mut it = s.iterator();
+        let mut samples = Vec::new();
+        while it.next() == ValueType::Float {
+            samples.push(it.at());
+        }
+        out.push((s.labels().to_string(), samples));
+    }
+    out
+}
+
+fn name_is(n: &str) -> Matcher {
+    Matcher::equal("__name__", n)
+}
+
+#[test]
+fn commit_makes_a_batch_visible_at_once() {
+    let head = mem_head();
+    let store = HeadStorage(head.clone());
+    let mut app = store.appender();
+    let r = app.append(SeriesRef::UNKNOWN, &lbls(&[("__name__", "up"), ("job", "a")]), 1000, 1.0).unwrap();
+    app.append(r, &Labels::empty(), 2000, 2.0).unwrap();
+    assert!(read(&head, 0, 10_000, &[name_is("up")]).is_empty(), "nothing visible before commit");
+    app.commit().unwrap();
+    assert_eq!(read(&head, 0, 10_000, &[name_is("up")]), vec![(r#"{__name__="up", job="a"}"#.to_owned(), vec![(1000, 1.0), (2000, 2.0)])]);
+    assert_eq!(head.metrics.samples_appended.get(), 2);
+}
+
+#[test]
+fn rollback_discards_the_batch() {
+    let head = mem_head();
+    let mut app = HeadStorage(head.clone()).appender();
+    app.append(SeriesRef::UNKNOWN, &lbls(&[("__name__", "x")]), 1000, 1.0).unwrap();
+    app.rollback().unwrap();
+    app.commit().unwrap();
+    assert!(read(&head, 0, 10_000, &[name_is("x")]).is_empty());
+}
+
+#[test]
+fn order_duplicates_and_bounds() {
+    let head = mem_head();
+    let l = lbls(&[("__name__", "x")]);
+    let mut app = HeadStorage(head.clone()).appender();
+    app.append(SeriesRef::UNKNOWN, &l, 1000, 1.0).unwrap();
+    assert!(matches!(app.append(SeriesRef::UNKNOWN, &l, 999, 1.0), Err(StorageError::OutOfOrderSample)), "checked against the batch");
+    app.commit().unwrap();
+    assert!(matches!(app.append(SeriesRef::UNKNOWN, &l, 999, 1.0), Err(StorageError::OutOfOrderSample)), "checked against the head");
+    assert!(matches!(app.append(SeriesRef::UNKNOWN, &l, 1000, 2.0), Err(StorageError::DuplicateSampleForTimestamp)));
+    app.append(SeriesRef::UNKNOWN, &l, 1000, 1.0).expect("same timestamp, same value is a no-op");
+    app.commit().unwrap();
+    assert_eq!(read(&head, 0, 10_000, &[name_is("x")])[0].1, vec![(1000, 1.0)]);
+    assert_eq!(head.metrics.out_of_order_samples.get(), 2);
+    head.truncate(5000);
+    assert!(matches!(app.append(SeriesRef::UNKNOWN, &l, 4000, 1.0), Err(StorageError::OutOfBounds)));
+}
+
+#[test]
+fn querier_clips_to_range_and_seeks() {
+    let head = mem_head();
+    let mut app = HeadStorage(head.clone()).appender();
+    let l = lbls(&[("__name__", "x")]);
+    for i in 0..500 {
+        app.append(SeriesRef::UNKNOWN, &l, i * 1000, i as f64).unwrap();
+    }
+    app.commit().unwrap();
+    let got = read(&head, 100_000, 130_000, &[name_is("x")]);
+    assert_eq!(got[0].1.len(), 31);
+    assert_eq!(got[0].1[0], (100_000, 100.0));
+    let q = HeadStorage(head.clone()).querier(0, i64::MAX).unwrap();
+    let mut set = q.select(false, None, &[name_is("x")]);
+    let s = set.next().unwrap();
+    let mut it = s.iterator();
+    assert_eq!(it.seek(250_500), ValueType::Float);
+    assert_eq!(it.at(), (251_000, 251.0));
+    assert_eq!(it.seek(10), ValueType::Float, "seek never moves back");
+    assert_eq!(it.at().0, 251_000);
+    assert_eq!(it.seek(1_000_000), ValueType::None);
+}
+
+#[test]
+fn label_names_and_values() {
+    let head = mem_head();
+    let mut app = HeadStorage(head.clone()).appender();
+    app.append(SeriesRef::UNKNOWN, &lbls(&[("__name__", "a"), ("job", "x")]), 1, 1.0).unwrap();
+    app.append(SeriesRef::UNKNOWN, &lbls(&[("__name__", "b"), ("job", "y"), ("zone", "eu")]), 1, 1.0).unwrap();
+    app.commit().unwrap();
+    let q = HeadStorage(head.clone()).querier(0, 10).unwrap();
+    let h = LabelHints::default();
+    assert_eq!(q.label_names(&h, &[]).unwrap().0, vec!["__name__", "job", "zone"]);
+    assert_eq!(q.label_values("job", &h, &[]).unwrap().0, vec!["x", "y"]);
+    assert_eq!(q.label_values("job", &h, &[name_is("b")]).unwrap().0, vec!["y"]);
+    assert_eq!(q.label_names(&h, &[name_is("a")]).unwrap().0, vec!["__name__", "job"]);
+    assert_eq!(q.label_values("job", &LabelHints { limit: 1 }, &[]).unwrap().0, vec!["x"]);
+    let re = Matcher::new(MatchType::Regexp, "job", "x|y").unwrap();
+    assert_eq!(read(&head, 0, 10, &[re]).len(), 2);
+}
+
+#[test]
+fn concurrent_appends_and_queries() {
+    let head = mem_head();
+    let threads: Vec<_> = (0..8)
+        .map(|w| {
+            let head = head.clone();
+            std::thread::spawn(move || {
+                let mut app = HeadStorage(head.clone()).appender();
+                let mut refs = vec![SeriesRef::UNKNOWN; 50];
+                for step in 0..100i64 {
+                    for (i, r) in refs.iter_mut().enumerate() {
+                        let l = Labels::from_pairs([("__name__", "m".to_owned()), ("worker", w.to_string()), ("i", i.to_string())]);
+                        *r = app.append(*r, &l, step * 1000, step as f64).unwrap();
+                    }
+                    app.commit().unwrap();
+                    if step % 10 == 0 {
+                        let _ = read(&head, 0, i64::MAX, &[name_is("m")]);
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(head.num_series(), 400);
+    let all = read(&head, 0, i64::MAX, &[name_is("m")]);
+    assert_eq!(all.len(), 400);
+    assert!(all.iter().all(|(_, s)| s.len() == 100));
+}
+
+#[test]
+fn wal_replay_restores_series_and_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = {
+        let head = wal_head(dir.path());
+        let mut app = HeadStorage(head.clone()).appender();
+        for i in 0..300 {
+            for s in 0..20 {
+                let l = Labels::from_pairs([("__name__", "m".to_owned()), ("s", s.to_string())]);
+                app.append(SeriesRef::UNKNOWN, &l, i * 15_000, (i * s) as f64).unwrap();
+            }
+            app.commit().unwrap();
+        }
+        // Uncommitted work must not come back.
+        app.append(SeriesRef::UNKNOWN, &lbls(&[("__name__", "lost")]), 1, 1.0).unwrap();
+        let before = read(&head, i64::MIN, i64::MAX, &[name_is("m")]);
+        head.close().unwrap();
+        before
+    };
+    let head = wal_head(dir.path());
+    assert_eq!(read(&head, i64::MIN, i64::MAX, &[name_is("m")]), before);
+    assert!(read(&head, i64::MIN, i64::MAX, &[name_is("lost")]).is_empty());
+    // New series get fresh references after replay.
+    let mut app = HeadStorage(head.clone()).appender();
+    let r = app.append(SeriesRef::UNKNOWN, &lbls(&[("__name__", "new")]), 1, 1.0).unwrap();
+    assert!(r.0 > 20);
+    app.commit().unwrap();
+}
+
+#[test]
+fn torn_wal_tail_is_repaired_and_the_prefix_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let head = wal_head(dir.path());
+        let mut app = HeadStorage(head.clone()).appender();
+        for i in 0..200 {
+            app.append(SeriesRef::UNKNOWN, &lbls(&[("__name__", "m")]), i * 1000, i as f64).unwrap();
+            app.commit().unwrap();
+        }
+        head.close().unwrap();
+    }
+    // Cut the last segment in the middle of a record.
+    let wal_dir = dir.path().join("wal");
+    let (_, last) = wal::segments(&wal_dir).unwrap().unwrap();
+    let seg = wal_dir.join(format!("{last:08}"));
+    // Closing pads the last page with zeros; cut inside the last record.
+    let bytes = std::fs::read(&seg).unwrap();
+    let end = bytes.iter().rposition(|b| *b != 0).unwrap() as u64;
+    let f = std::fs::OpenOptions::new().write(true).open(&seg).unwrap();
+    f.set_len(end - 2).unwrap();
+    drop(f);
+    let head = wal_head(dir.path());
+    assert_eq!(head.metrics.wal_corruptions.get(), 1);
+    let got = read(&head, i64::MIN, i64::MAX, &[name_is("m")]);
+    let samples = &got[0].1;
+    assert!(samples.len() >= 190 && samples.len() < 200, "kept {} samples", samples.len());
+    assert!(samples.iter().enumerate().all(|(i, (t, _))| *t == i as i64 * 1000), "an intact prefix");
+    // Appends go on after the repair, and survive another restart.
+    let mut app = HeadStorage(head.clone()).appender();
+    app.append(SeriesRef::UNKNOWN, &lbls(&[("__name__", "m")]), 1_000_000, 1.0).unwrap();
+    app.commit().unwrap();
+    head.close().unwrap();
+    drop(app);
+    let head = wal_head(dir.path());
+    assert_eq!(read(&head, i64::MIN, i64::MAX, &[name_is("m")])[0].1.last(), Some(&(1_000_000, 1.0)));
+}
+
+#[test]
+fn truncate_drops_old_chunks_and_empty_series() {
+    let head = mem_head();
+    let mut app = HeadStorage(head.clone()).appender();
+    app.append(SeriesRef::UNKNOWN, &lbls(&[("__name__", "old")]), 1000, 1.0).unwrap();
+    for i in 0..300 {
+        app.append(SeriesRef::UNKNOWN, &lbls(&[("__name__", "new")]), i * 1000, 1.0).unwrap();
+    }
+    app.commit().unwrap();
+    head.truncate(200_000);
+    assert_eq!(head.num_series(), 1);
+    assert!(read(&head, 0, i64::MAX, &[name_is("old")]).is_empty());
+    assert_eq!(head.metrics.series_removed.get(), 1);
+    assert_eq!(head.min_time(), 120_000, "the chunk holding 200 s starts at 120 s");
+}

@@ -1,0 +1,13 @@
+//! The time-series database, in Prometheus's on-disk formats: chunk
+//! encodings, the in-memory head block with its label index, and the
+//! write-ahead log that makes appends durable.
+//!
+//! This crate is the only implementation of the `storage` traits. It must
+//! not know about scraping, PromQL or HTTP: it stores what appenders give it
+//! and answers queriers.
+
+pub mod chunkenc;
+pub mod encoding;
+pub mod head;
+pub mod record;
+pub mod wal;
