@@ -27,3 +27,4 @@ fi
 pkill -x prometheus 2>/dev/null || true
 
 cargo test -p narthex --test interop --locked -- --ignored --test-threads=1
+cargo test -p narthex-tsdb --locked interop -- --ignored --test-threads=1

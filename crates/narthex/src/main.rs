@@ -36,7 +36,7 @@ const STOP_GRACE: Duration = Duration::from_secs(4);
 
 /// Components of Prometheus not built yet; announced at start-up so that
 /// nobody mistakes their absence for an empty result.
-const NOT_YET: &str = "storage (nothing is stored under --storage.tsdb.path), service discovery, scraping, rules, notifier, query API";
+const NOT_YET: &str = "persistent blocks (the head and its WAL only), service discovery, scraping, rules, notifier, query API";
 
 fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
@@ -81,6 +81,7 @@ async fn serve(flags: &ServerFlags, matches: &clap::ArgMatches, mode: Mode) -> a
     let mut registry = Registry::default();
     registry.register_collector(Box::new(process::ProcessCollector));
     let mut reloader = Reloader::new(flags.config_file.clone(), mode, &mut registry);
+    let head_metrics = tsdb::head::HeadMetrics::new(Some(&mut registry));
 
     let config_yaml = Arc::new(std::sync::RwLock::new(String::new()));
     let shown = config_yaml.clone();
@@ -105,10 +106,16 @@ async fn serve(flags: &ServerFlags, matches: &clap::ArgMatches, mode: Mode) -> a
         enable_admin_api: flags.web_enable_admin_api,
         flags: ServerFlags::as_map(matches),
         version: VERSION,
+        agent: flags.agent,
     };
     let handles = web::Handles { ready: ready.clone(), reload: reload_tx, quit: quit.clone(), registry: Arc::new(registry), config_yaml };
 
     let mut group = RunGroup::new(STOP_GRACE);
+    let head_opts = tsdb::head::HeadOptions {
+        wal_dir: Some(flags.storage_tsdb_path.join("wal")),
+        wal_compression: flags.storage_tsdb_wal_compression && !flags.no_storage_tsdb_wal_compression,
+        ..Default::default()
+    };
 
     // First, so that a signal during a slow start-up still stops us cleanly.
     let quit_signal = quit.clone();
@@ -122,11 +129,29 @@ async fn serve(flags: &ServerFlags, matches: &clap::ArgMatches, mode: Mode) -> a
             _ = quit_signal.cancelled() => {}
             _ = token.cancelled() => {}
         }
+        // Tells the web layer that the server is stopping.
+        quit_signal.cancel();
         Ok(())
     });
 
+    // Storage opens first so that nothing writes or reads before the WAL is
+    // replayed, and closes last so that the WAL is flushed.
+    group.add("storage", move |token, started| async move {
+        let wal_dir = head_opts.wal_dir.clone().unwrap_or_default();
+        tracing::info!(component = "tsdb", path = %wal_dir.display(), "Replaying WAL, this may take a while");
+        let head = tokio::task::spawn_blocking(move || tsdb::head::Head::open(head_opts, head_metrics)).await??;
+        tracing::info!(component = "tsdb", "TSDB started");
+        started.up();
+        token.cancelled().await;
+        tokio::task::spawn_blocking(move || head.close()).await??;
+        tracing::info!(component = "tsdb", "TSDB closed");
+        Ok(())
+    });
+
+    // Installed before anything starts: an unhandled SIGHUP would kill the
+    // process while storage replays its log.
+    let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
     group.add("reloader", move |token, started| async move {
-        let mut hup = signal(SignalKind::hangup())?;
         reloader.reload().await.map_err(|e| anyhow::anyhow!(e))?;
         started.up();
         loop {
