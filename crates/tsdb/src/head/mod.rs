@@ -360,6 +360,28 @@ impl Head {
         self.metrics.chunks.dec_by(chunks_removed as i64);
         self.metrics.chunks_removed.inc_by(chunks_removed as u64);
         self.metrics.gc_duration.observe(start.elapsed().as_secs_f64());
+        if let Err(e) = self.truncate_wal(mint) {
+            // The head is consistent either way; the log is just longer.
+            tracing::error!(component = "tsdb", err = %e, "Failed to truncate the WAL");
+        }
+    }
+
+    /// Replaces the older two thirds of the closed WAL segments with a
+    /// checkpoint holding only what the head still needs (its series, and
+    /// samples at or after `mint`), as Prometheus does after truncating.
+    fn truncate_wal(&self, mint: i64) -> Result<(), wal::WalError> {
+        let (Some(w), Some(dir)) = (&self.wal, &self.opts.wal_dir) else { return Ok(()) };
+        let Some((first, last)) = wal::segments(dir)? else { return Ok(()) };
+        // The last segment is being written: never checkpoint it.
+        let Some(last) = last.checked_sub(1) else { return Ok(()) };
+        if last <= first {
+            return Ok(());
+        }
+        let last = first + (last - first) * 2 / 3;
+        wal::checkpoint(dir, first, last, |r| self.series_by_ref(r).is_some(), mint, self.opts.wal_compression)?;
+        w.lock().unwrap_or_else(|p| p.into_inner()).truncate(last + 1)?;
+        wal::delete_checkpoints(dir, last)?;
+        Ok(())
     }
 
     /// Flushes and closes the write-ahead log.
