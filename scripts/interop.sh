@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(prometheus)
+PACKAGES=(prometheus prometheus-node-exporter)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -25,6 +25,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 # A packaged service left running would hold the default ports.
 pkill -x prometheus 2>/dev/null || true
+pkill -f prometheus-node-exporter 2>/dev/null || true
 
 cargo test -p narthex --test interop --locked -- --ignored --test-threads=1
 cargo test -p narthex-tsdb --locked interop -- --ignored --test-threads=1
