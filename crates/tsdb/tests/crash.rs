@@ -8,6 +8,9 @@
 //! acknowledged batch is there, whole, and no later batch but the one that
 //! may have been mid-commit.
 
+// Test helpers outside #[test] functions may unwrap too.
+#![allow(clippy::unwrap_used)]
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -45,7 +48,7 @@ fn crash_child() {
                 // Carry on after the batches an earlier run left behind.
                 let start = batches(&head, th)[0].last().map_or(0, |b| b + 1);
                 let mut app = HeadStorage(head).appender();
-                let mut refs = vec![SeriesRef::UNKNOWN; SERIES_PER_THREAD];
+                let mut refs = [SeriesRef::UNKNOWN; SERIES_PER_THREAD];
                 for batch in start.. {
                     for (i, r) in refs.iter_mut().enumerate() {
                         *r = app.append(*r, &series_labels(th, i), batch * 1000, batch as f64).expect("append");

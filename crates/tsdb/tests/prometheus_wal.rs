@@ -4,6 +4,9 @@
 //! Needs `prometheus` and `prometheus-node-exporter`; `scripts/interop.sh`
 //! installs them and runs this.
 
+// Test helpers outside #[test] functions may unwrap too.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
