@@ -147,16 +147,12 @@ fn reload_endpoint_reports_the_outcome() {
     assert_eq!(metric(s.port, "prometheus_config_last_reload_successful"), Some(0.0));
 }
 
-#[test]
-fn sigterm_exits_zero_within_five_seconds() {
-    let mut s = start(&[]);
-    let pid = s.child.id().to_string();
-    assert!(Command::new("kill").arg("-TERM").arg(&pid).status().unwrap().success());
+fn assert_clean_exit_within_5s(s: &mut Server) {
     let start = Instant::now();
     loop {
         if let Some(status) = s.child.try_wait().unwrap() {
             assert!(status.success(), "exit status {status}");
-            break;
+            return;
         }
         assert!(start.elapsed() < Duration::from_secs(5), "still running after 5 s");
         std::thread::sleep(Duration::from_millis(20));
@@ -164,18 +160,18 @@ fn sigterm_exits_zero_within_five_seconds() {
 }
 
 #[test]
+fn sigterm_exits_zero_within_five_seconds() {
+    let mut s = start(&[]);
+    let pid = s.child.id().to_string();
+    assert!(Command::new("kill").arg("-TERM").arg(&pid).status().unwrap().success());
+    assert_clean_exit_within_5s(&mut s);
+}
+
+#[test]
 fn quit_endpoint_stops_the_server() {
     let mut s = start(&["--web.enable-lifecycle"]);
     assert_eq!(request(s.port, "POST", "/-/quit").unwrap().0, 200);
-    let start = Instant::now();
-    loop {
-        if let Some(status) = s.child.try_wait().unwrap() {
-            assert!(status.success(), "exit status {status}");
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(5), "still running after 5 s");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    assert_clean_exit_within_5s(&mut s);
 }
 
 #[test]
