@@ -57,9 +57,20 @@ impl BitWriter {
         self.stream.shrink_to_fit();
     }
 
+    /// Appends a zero byte. Chunks stay in memory for hours, so the buffer
+    /// grows in small steps rather than doubling: a finished chunk then
+    /// wastes at most one step.
+    fn push_zero(&mut self) {
+        const GROWTH: usize = 32;
+        if self.stream.len() == self.stream.capacity() {
+            self.stream.reserve_exact(GROWTH);
+        }
+        self.stream.push(0);
+    }
+
     pub fn write_bit(&mut self, bit: bool) {
         if self.free == 0 {
-            self.stream.push(0);
+            self.push_zero();
             self.free = 8;
         }
         self.free -= 1;
@@ -81,7 +92,7 @@ impl BitWriter {
         let mut left = nbits;
         while left > 0 {
             if self.free == 0 {
-                self.stream.push(0);
+                self.push_zero();
                 self.free = 8;
             }
             // Fill as many of the free bits of the last byte as we can in one go.

@@ -125,6 +125,11 @@ impl XorChunk {
         (self.num_samples() > 0).then_some(self.t)
     }
 
+    /// The last sample as (timestamp, value bits), `None` when empty.
+    pub fn last(&self) -> Option<(i64, u64)> {
+        (self.num_samples() > 0).then_some((self.t, self.v))
+    }
+
     /// Drops spare capacity once the chunk is cut, since a full chunk may
     /// stay in memory for hours.
     pub fn compact(&mut self) {

@@ -126,15 +126,19 @@ impl Appender for HeadAppender {
             return Err(e);
         }
         let mut appended = 0u64;
+        let (mut mint, mut maxt) = (i64::MAX, i64::MIN);
         for (s, t, v) in &self.samples {
             if self.head.append_committed(s, *t, *v) {
                 appended += 1;
+                mint = mint.min(*t);
+                maxt = maxt.max(*t);
             } else {
                 // Another appender wrote a newer sample to the series
                 // between our check and our commit.
                 self.head.metrics.out_of_order_samples.inc();
             }
         }
+        self.head.extend_time_range(mint, maxt);
         self.head.metrics.samples_appended.inc_by(appended);
         self.clear();
         Ok(())

@@ -50,14 +50,16 @@ impl Default for HeadOptions {
     }
 }
 
-/// A label hasher that is fast on the packed label bytes; series identity
-/// is still decided by comparing the labels themselves.
-type FastHash = BuildHasherDefault<IdentityHasher>;
+/// A hasher for keys that are already hashes or sequential references:
+/// one multiply spreads them over every bit. (Keys alone would not do: the
+/// shard is chosen from the low bits, so all keys of a shard share them,
+/// and the table's buckets are chosen from the low bits too.)
+type FastHash = BuildHasherDefault<MixHasher>;
 
 #[derive(Default)]
-struct IdentityHasher(u64);
+struct MixHasher(u64);
 
-impl Hasher for IdentityHasher {
+impl Hasher for MixHasher {
     fn finish(&self) -> u64 {
         self.0
     }
@@ -70,7 +72,10 @@ impl Hasher for IdentityHasher {
         }
     }
     fn write_u64(&mut self, n: u64) {
-        self.0 = n;
+        // Fibonacci hashing; the high bits are the well-mixed ones, so fold
+        // them down for the table's bucket choice.
+        let m = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = m ^ (m >> 32);
     }
 }
 
@@ -78,10 +83,53 @@ fn label_hash(l: &Labels) -> u64 {
     xxhash_rust::xxh3::xxh3_64(l.as_bytes())
 }
 
+/// One shard of the series maps. Label-hash collisions are rare, so the
+/// hash map holds the first series of a hash directly and the others live
+/// in a side table, instead of a one-element vector per series.
 #[derive(Default)]
 struct Shard {
     by_ref: HashMap<u64, Arc<MemSeries>, FastHash>,
-    by_hash: HashMap<u64, Vec<Arc<MemSeries>>, FastHash>,
+    by_hash: HashMap<u64, Arc<MemSeries>, FastHash>,
+    collisions: HashMap<u64, Vec<Arc<MemSeries>>, FastHash>,
+}
+
+impl Shard {
+    fn find(&self, hash: u64, labels: &Labels) -> Option<&Arc<MemSeries>> {
+        match self.by_hash.get(&hash) {
+            Some(s) if s.labels == *labels => Some(s),
+            Some(_) => self.collisions.get(&hash)?.iter().find(|s| s.labels == *labels),
+            None => None,
+        }
+    }
+
+    fn add(&mut self, hash: u64, s: Arc<MemSeries>) {
+        match self.by_hash.entry(hash) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(s);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => self.collisions.entry(hash).or_default().push(s),
+        }
+    }
+
+    fn remove(&mut self, hash: u64, labels: &Labels) {
+        if self.by_hash.get(&hash).is_some_and(|s| s.labels == *labels) {
+            self.by_hash.remove(&hash);
+            // Promote a colliding series, if any, to the main table.
+            if let Some(list) = self.collisions.get_mut(&hash) {
+                if let Some(s) = list.pop() {
+                    self.by_hash.insert(hash, s);
+                }
+                if list.is_empty() {
+                    self.collisions.remove(&hash);
+                }
+            }
+        } else if let Some(list) = self.collisions.get_mut(&hash) {
+            list.retain(|s| s.labels != *labels);
+            if list.is_empty() {
+                self.collisions.remove(&hash);
+            }
+        }
+    }
 }
 
 /// The in-memory head block.
@@ -192,11 +240,16 @@ impl Head {
                 record::RecordType::Samples | record::RecordType::SamplesV2 => {
                     samples.clear();
                     record::decode_samples(rec, &mut samples).map_err(|source| HeadError::Record { segment: seg, source })?;
+                    let (mut mint, mut maxt) = (i64::MAX, i64::MIN);
                     for s in &samples {
                         if let Some(ms) = self.series_by_ref(s.r) {
-                            self.append_committed(&ms, s.t, s.v);
+                            if self.append_committed(&ms, s.t, s.v) {
+                                mint = mint.min(s.t);
+                                maxt = maxt.max(s.t);
+                            }
                         }
                     }
+                    self.extend_time_range(mint, maxt);
                 }
                 // Tombstones, exemplars and metadata are not kept in the
                 // head yet; replay skips them.
@@ -227,7 +280,7 @@ impl Head {
 
     fn series_by_labels(&self, hash: u64, labels: &Labels) -> Option<Arc<MemSeries>> {
         let shard = self.shard(hash).read().unwrap_or_else(|p| p.into_inner());
-        shard.by_hash.get(&hash)?.iter().find(|s| s.labels == *labels).cloned()
+        shard.find(hash, labels).cloned()
     }
 
     /// The series with these labels, created if new. Returns whether it was
@@ -253,11 +306,11 @@ impl Head {
         let series = {
             let mut shard = self.shard(hash).write().unwrap_or_else(|p| p.into_inner());
             // Another appender may have created it since we looked.
-            if let Some(s) = shard.by_hash.get(&hash).and_then(|v| v.iter().find(|s| s.labels == labels)) {
+            if let Some(s) = shard.find(hash, &labels) {
                 return (s.clone(), false);
             }
             let s = Arc::new(MemSeries::new(r, labels));
-            shard.by_hash.entry(hash).or_default().push(s.clone());
+            shard.add(hash, s.clone());
             s
         };
         self.shard(r).write().unwrap_or_else(|p| p.into_inner()).by_ref.insert(r, series.clone());
@@ -268,6 +321,9 @@ impl Head {
     }
 
     /// Appends a sample that has been logged (or is being replayed).
+    /// The head's time bounds are not touched here but once per batch, in
+    /// [`Head::extend_time_range`]: head-wide atomics written for every
+    /// sample would be cache lines every core fights over.
     pub(crate) fn append_committed(&self, s: &MemSeries, t: i64, v: f64) -> bool {
         let cut = {
             let mut data = s.lock();
@@ -280,11 +336,19 @@ impl Head {
             self.metrics.chunks.inc();
             self.metrics.chunks_created.inc();
         }
-        self.min_time.fetch_min(t, Ordering::Relaxed);
-        self.max_time.fetch_max(t, Ordering::Relaxed);
-        self.metrics.min_time.set(self.min_time());
-        self.metrics.max_time.set(self.max_time());
         true
+    }
+
+    /// Widens the head's time range to cover `[mint, maxt]`.
+    pub(crate) fn extend_time_range(&self, mint: i64, maxt: i64) {
+        if mint < self.min_time() {
+            self.min_time.fetch_min(mint, Ordering::Relaxed);
+            self.metrics.min_time.set(self.min_time());
+        }
+        if maxt > self.max_time() {
+            self.max_time.fetch_max(maxt, Ordering::Relaxed);
+            self.metrics.max_time.set(self.max_time());
+        }
     }
 
     pub(crate) fn log(&self, records: &[&[u8]]) -> Result<(), StorageError> {
@@ -337,13 +401,7 @@ impl Head {
         }
         for (r, labels, hash) in &gone {
             self.shard(*r).write().unwrap_or_else(|p| p.into_inner()).by_ref.remove(r);
-            let mut shard = self.shard(*hash).write().unwrap_or_else(|p| p.into_inner());
-            if let Some(v) = shard.by_hash.get_mut(hash) {
-                v.retain(|s| s.labels != *labels);
-                if v.is_empty() {
-                    shard.by_hash.remove(hash);
-                }
-            }
+            self.shard(*hash).write().unwrap_or_else(|p| p.into_inner()).remove(*hash, labels);
         }
         let mut refs: Vec<u64> = gone.iter().map(|g| g.0).collect();
         refs.sort_unstable();

@@ -96,27 +96,31 @@ impl MemPostings {
         if matchers.is_empty() {
             return Vec::new();
         }
-        let mut intersect: Vec<Postings> = Vec::new();
+        // Equality lists are borrowed from the index; only unions are built.
+        let mut intersect: Vec<std::borrow::Cow<'_, [u64]>> = Vec::new();
         let mut subtract: Vec<Postings> = Vec::new();
         if matchers.iter().all(Matcher::matches_empty) {
-            intersect.push(self.all.clone());
+            intersect.push(std::borrow::Cow::Borrowed(&self.all));
         }
         for m in matchers {
             if m.matches_empty() {
                 subtract.push(self.union_of(&m.name, m, false));
             } else if m.kind == MatchType::Equal {
-                intersect.push(self.get(&m.name, &m.value).to_vec());
+                intersect.push(std::borrow::Cow::Borrowed(self.get(&m.name, &m.value)));
             } else {
-                intersect.push(self.union_of(&m.name, m, true));
+                intersect.push(std::borrow::Cow::Owned(self.union_of(&m.name, m, true)));
             }
         }
         // Intersect the shortest lists first: the result only shrinks.
-        intersect.sort_by_key(Vec::len);
+        intersect.sort_by_key(|p| p.len());
         let mut result = match intersect.split_first() {
-            Some((first, rest)) => rest.iter().fold(first.clone(), |acc, p| intersect_sorted(&acc, p)),
+            Some((first, rest)) => rest.iter().fold(first.to_vec(), |acc, p| intersect_sorted(&acc, p)),
             None => return Vec::new(),
         };
         for s in &subtract {
+            if result.is_empty() {
+                break;
+            }
             result = difference_sorted(&result, s);
         }
         result
@@ -168,26 +172,46 @@ fn merge(lists: &[&[u64]]) -> Postings {
         [] => Vec::new(),
         [one] => one.to_vec(),
         _ => {
-            let mut out: Postings = lists.iter().flat_map(|l| l.iter().copied()).collect();
-            out.sort_unstable();
-            out.dedup();
+            use std::cmp::Reverse;
+            let mut heap: std::collections::BinaryHeap<Reverse<(u64, usize, usize)>> =
+                lists.iter().enumerate().filter_map(|(i, l)| l.first().map(|&v| Reverse((v, i, 0)))).collect();
+            let mut out = Vec::with_capacity(lists.iter().map(|l| l.len()).max().unwrap_or(0));
+            while let Some(Reverse((v, i, pos))) = heap.pop() {
+                if out.last() != Some(&v) {
+                    out.push(v);
+                }
+                if let Some(&next) = lists[i].get(pos + 1) {
+                    heap.push(Reverse((next, i, pos + 1)));
+                }
+            }
             out
         }
     }
 }
 
+/// Intersection of sorted lists. Each element of the shorter list is found
+/// in the longer one by galloping from the previous match: cheap whether
+/// the lists are of similar size or very different.
 pub fn intersect_sorted(a: &[u64], b: &[u64]) -> Postings {
     let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
     let mut out = Vec::with_capacity(small.len());
-    // Galloping through the larger list pays when sizes differ a lot.
     let mut lo = 0;
     for &x in small {
-        match large[lo..].binary_search(&x) {
-            Ok(i) => {
-                out.push(x);
-                lo += i + 1;
-            }
-            Err(i) => lo += i,
+        // Exponential search for the first element >= x.
+        let mut step = 1;
+        let mut hi = lo;
+        while hi < large.len() && large[hi] < x {
+            lo = hi + 1;
+            hi += step;
+            step *= 2;
+        }
+        let hi = hi.min(large.len());
+        let i = lo + large[lo..hi].partition_point(|&y| y < x);
+        if i < large.len() && large[i] == x {
+            out.push(x);
+            lo = i + 1;
+        } else {
+            lo = i;
         }
         if lo >= large.len() {
             break;
@@ -254,6 +278,22 @@ mod tests {
         assert!(p.label_values("__name__") == vec!["up"]);
         assert_eq!(p.get("job", "api"), &[1]);
         assert_eq!(p.all(), &[1, 2, 3]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn set_operations_agree_with_naive(a in proptest::collection::btree_set(0u64..500, 0..200), b in proptest::collection::btree_set(0u64..500, 0..200), c in proptest::collection::btree_set(0u64..500, 0..50)) {
+            let (a, b, c): (Vec<u64>, Vec<u64>, Vec<u64>) = (a.into_iter().collect(), b.into_iter().collect(), c.into_iter().collect());
+            let naive_and: Vec<u64> = a.iter().copied().filter(|x| b.contains(x)).collect();
+            proptest::prop_assert_eq!(intersect_sorted(&a, &b), naive_and.clone());
+            proptest::prop_assert_eq!(intersect_sorted(&b, &a), naive_and);
+            let naive_diff: Vec<u64> = a.iter().copied().filter(|x| !b.contains(x)).collect();
+            proptest::prop_assert_eq!(difference_sorted(&a, &b), naive_diff);
+            let mut naive_or: Vec<u64> = a.iter().chain(&b).chain(&c).copied().collect();
+            naive_or.sort_unstable();
+            naive_or.dedup();
+            proptest::prop_assert_eq!(merge(&[&a, &b, &c]), naive_or);
+        }
     }
 
     #[test]

@@ -18,21 +18,13 @@ pub struct FullChunk {
     pub bytes: Arc<[u8]>,
 }
 
-/// The open chunk and the bounds of its samples.
-#[derive(Debug)]
-struct OpenChunk {
-    chunk: XorChunk,
-    min_time: i64,
-    max_time: i64,
-}
-
-/// What the head knows of a series, behind the series' own lock.
+/// What the head knows of a series, behind the series' own lock. The open
+/// chunk's encoder already holds the first and last samples, so nothing
+/// here repeats them: a million series make every word count.
 #[derive(Debug, Default)]
 pub struct SeriesData {
     full: Vec<FullChunk>,
-    open: Option<OpenChunk>,
-    /// Last committed sample, for out-of-order and duplicate checks.
-    last: Option<(i64, u64)>,
+    open: Option<XorChunk>,
 }
 
 /// The outcome of checking a sample against what the series holds.
@@ -68,12 +60,13 @@ pub struct ChunkRef {
 }
 
 impl SeriesData {
+    /// The last committed sample, as (timestamp, value bits).
     pub fn last(&self) -> Option<(i64, u64)> {
-        self.last
+        self.open.as_ref().and_then(XorChunk::last)
     }
 
     pub fn check(&self, t: i64, v: f64) -> Check {
-        check_after(self.last, t, v)
+        check_after(self.last(), t, v)
     }
 
     /// Appends a checked sample. Returns whether a new chunk was started.
@@ -85,20 +78,19 @@ impl SeriesData {
         }
         let cut = match &self.open {
             None => true,
-            Some(o) => o.chunk.num_samples() >= SAMPLES_PER_CHUNK || t >= range_end(o.min_time, chunk_range),
+            Some(o) => o.num_samples() >= SAMPLES_PER_CHUNK || o.min_time().is_some_and(|min| t >= range_end(min, chunk_range)),
         };
         if cut {
-            if let Some(mut o) = self.open.take() {
-                o.chunk.compact();
-                self.full.push(FullChunk { min_time: o.min_time, max_time: o.max_time, bytes: Arc::from(o.chunk.bytes()) });
+            if let Some(o) = self.open.take() {
+                if let (Some(min_time), Some(max_time)) = (o.min_time(), o.max_time()) {
+                    self.full.push(FullChunk { min_time, max_time, bytes: Arc::from(o.bytes()) });
+                }
             }
-            self.open = Some(OpenChunk { chunk: XorChunk::new(), min_time: t, max_time: t });
+            self.open = Some(XorChunk::new());
         }
         if let Some(o) = &mut self.open {
-            o.chunk.append(t, v);
-            o.max_time = t;
+            o.append(t, v);
         }
-        self.last = Some((t, v.to_bits()));
         cut
     }
 
@@ -111,8 +103,10 @@ impl SeriesData {
             .map(|c| ChunkRef { min_time: c.min_time, max_time: c.max_time, bytes: c.bytes.clone() })
             .collect();
         if let Some(o) = &self.open {
-            if o.max_time >= mint && o.min_time <= maxt {
-                out.push(ChunkRef { min_time: o.min_time, max_time: o.max_time, bytes: Arc::from(o.chunk.bytes()) });
+            if let (Some(min_time), Some(max_time)) = (o.min_time(), o.max_time()) {
+                if max_time >= mint && min_time <= maxt {
+                    out.push(ChunkRef { min_time, max_time, bytes: Arc::from(o.bytes()) });
+                }
             }
         }
         out
@@ -123,7 +117,7 @@ impl SeriesData {
         let before = self.full.len();
         self.full.retain(|c| c.max_time >= mint);
         let mut removed = before - self.full.len();
-        if self.open.as_ref().is_some_and(|o| o.max_time < mint) {
+        if self.open.as_ref().is_some_and(|o| o.max_time().is_none_or(|t| t < mint)) {
             self.open = None;
             removed += 1;
         }
@@ -140,7 +134,7 @@ impl SeriesData {
     }
 
     pub fn min_time(&self) -> Option<i64> {
-        self.full.first().map(|c| c.min_time).or(self.open.as_ref().map(|o| o.min_time))
+        self.full.first().map(|c| c.min_time).or_else(|| self.open.as_ref().and_then(XorChunk::min_time))
     }
 }
 
