@@ -166,27 +166,35 @@ fn literal_set(m: &Matcher) -> Option<Vec<String>> {
     Some(parts.into_iter().map(str::to_owned).collect())
 }
 
-/// k-way merge of sorted lists, without duplicates.
+/// Union of sorted lists, without duplicates: pairwise linear merges in
+/// rounds (a merge-sort tree), sequential in memory whatever the number of
+/// lists.
 fn merge(lists: &[&[u64]]) -> Postings {
     match lists {
         [] => Vec::new(),
         [one] => one.to_vec(),
         _ => {
-            use std::cmp::Reverse;
-            let mut heap: std::collections::BinaryHeap<Reverse<(u64, usize, usize)>> =
-                lists.iter().enumerate().filter_map(|(i, l)| l.first().map(|&v| Reverse((v, i, 0)))).collect();
-            let mut out = Vec::with_capacity(lists.iter().map(|l| l.len()).max().unwrap_or(0));
-            while let Some(Reverse((v, i, pos))) = heap.pop() {
-                if out.last() != Some(&v) {
-                    out.push(v);
-                }
-                if let Some(&next) = lists[i].get(pos + 1) {
-                    heap.push(Reverse((next, i, pos + 1)));
-                }
+            let mut round: Vec<Postings> = lists.chunks(2).map(|pair| merge_two(pair[0], pair.get(1).copied().unwrap_or(&[]))).collect();
+            while round.len() > 1 {
+                round = round.chunks(2).map(|pair| merge_two(&pair[0], pair.get(1).map_or(&[][..], Vec::as_slice))).collect();
             }
-            out
+            round.pop().unwrap_or_default()
         }
     }
+}
+
+fn merge_two(a: &[u64], b: &[u64]) -> Postings {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        let (x, y) = (a[i], b[j]);
+        out.push(x.min(y));
+        i += usize::from(x <= y);
+        j += usize::from(y <= x);
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
 }
 
 /// Intersection of sorted lists. Each element of the shorter list is found
