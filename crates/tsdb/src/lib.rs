@@ -7,6 +7,7 @@
 //! and answers queriers.
 
 pub mod chunkenc;
+pub mod chunks_head;
 pub mod encoding;
 pub mod head;
 pub mod record;
