@@ -113,6 +113,7 @@ async fn serve(flags: &ServerFlags, matches: &clap::ArgMatches, mode: Mode) -> a
     let mut group = RunGroup::new(STOP_GRACE);
     let head_opts = tsdb::head::HeadOptions {
         wal_dir: Some(flags.storage_tsdb_path.join("wal")),
+        chunks_dir: Some(flags.storage_tsdb_path.join("chunks_head")),
         wal_compression: flags.storage_tsdb_wal_compression && !flags.no_storage_tsdb_wal_compression,
         ..Default::default()
     };

@@ -150,7 +150,7 @@ fn reload_endpoint_reports_the_outcome() {
 fn assert_clean_exit_within_5s(s: &mut Server) {
     let start = Instant::now();
     loop {
-        if let Some(status) = s.child.try_wait().unwrap() {
+        if let Some(status) = s.child.try_wait().expect("child status") {
             assert!(status.success(), "exit status {status}");
             return;
         }

@@ -177,7 +177,7 @@ fn main() {
     let mut len_hist = [0usize; 4];
     for r in &refs {
         if let Some(s) = head.series_by_ref(r.0) {
-            let chunks = s.lock().chunks(i64::MIN, i64::MAX);
+            let chunks = s.lock().chunks(i64::MIN, i64::MAX, None);
             for c in chunks {
                 chunk_bytes += c.bytes.len();
                 open_chunks += 1;

@@ -25,7 +25,13 @@ const THREADS: usize = 4;
 const SERIES_PER_THREAD: usize = 25;
 
 fn open(dir: &Path) -> Arc<Head> {
-    let opts = HeadOptions { wal_dir: Some(dir.join("wal")), wal_segment_size: 256 * 1024, ..HeadOptions::default() };
+    let opts = HeadOptions {
+        wal_dir: Some(dir.join("wal")),
+        wal_segment_size: 256 * 1024,
+        chunks_dir: Some(dir.join("chunks_head")),
+        chunk_file_size: 16 * 1024,
+        ..HeadOptions::default()
+    };
     Head::open(opts, HeadMetrics::new(None)).expect("head opens after a crash")
 }
 

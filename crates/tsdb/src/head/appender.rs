@@ -20,7 +20,7 @@ pub struct HeadAppender {
     samples: Vec<(Arc<MemSeries>, i64, f64)>,
     /// The newest sample pending per series in this batch, so that a batch
     /// is checked for order against itself as well as against the head.
-    pending: HashMap<u64, (i64, u64)>,
+    pending: HashMap<u64, (i64, Option<u64>)>,
     buf: Vec<u8>,
     series_buf: Vec<u8>,
 }
@@ -83,7 +83,7 @@ impl Appender for HeadAppender {
                 return Err(StorageError::DuplicateSampleForTimestamp);
             }
         }
-        self.pending.insert(s.r, (t, v.to_bits()));
+        self.pending.insert(s.r, (t, Some(v.to_bits())));
         let r = s.r;
         self.samples.push((s, t, v));
         Ok(SeriesRef(r))

@@ -27,6 +27,7 @@ pub use postings::MemPostings;
 pub use querier::HeadQuerier;
 pub use series::{FullChunk, MemSeries, SAMPLES_PER_CHUNK};
 
+use crate::chunks_head::{self, ChunkDiskMapper};
 use crate::record::{self, RefSample, RefSeries};
 use crate::wal::{self, Wal, WalOptions};
 
@@ -42,11 +43,22 @@ pub struct HeadOptions {
     pub wal_dir: Option<PathBuf>,
     pub wal_segment_size: usize,
     pub wal_compression: bool,
+    /// Where full chunks go (`<data>/chunks_head`); `None` keeps them on the
+    /// heap.
+    pub chunks_dir: Option<PathBuf>,
+    pub chunk_file_size: usize,
 }
 
 impl Default for HeadOptions {
     fn default() -> Self {
-        HeadOptions { chunk_range: 2 * 3600 * 1000, wal_dir: None, wal_segment_size: wal::DEFAULT_SEGMENT_SIZE, wal_compression: true }
+        HeadOptions {
+            chunk_range: 2 * 3600 * 1000,
+            wal_dir: None,
+            wal_segment_size: wal::DEFAULT_SEGMENT_SIZE,
+            wal_compression: true,
+            chunks_dir: None,
+            chunk_file_size: chunks_head::DEFAULT_MAX_FILE_SIZE,
+        }
     }
 }
 
@@ -143,6 +155,7 @@ pub struct Head {
     /// Samples before this are out of bounds (the head was truncated there).
     min_valid_time: AtomicI64,
     wal: Option<Mutex<Wal>>,
+    disk: Option<ChunkDiskMapper>,
     pub(crate) metrics: HeadMetrics,
 }
 
@@ -157,6 +170,8 @@ impl std::fmt::Debug for Head {
 pub enum HeadError {
     #[error("write-ahead log: {0}")]
     Wal(#[from] wal::WalError),
+    #[error("head chunks: {0}")]
+    Chunks(#[from] chunks_head::ChunksHeadError),
     #[error("decoding WAL record in segment {segment}: {source}")]
     Record {
         segment: usize,
@@ -179,11 +194,25 @@ impl Head {
             max_time: AtomicI64::new(i64::MIN),
             min_valid_time: AtomicI64::new(i64::MIN),
             wal: None,
+            disk: None,
             metrics,
             opts,
         };
+        // Full chunks on disk first: replay attaches them to their series
+        // and then skips the WAL samples they already hold.
+        let mut on_disk: HashMap<u64, Vec<(i64, i64, chunks_head::ChunkDiskRef)>> = HashMap::new();
+        if let Some(dir) = head.opts.chunks_dir.clone() {
+            let disk = ChunkDiskMapper::open(&dir, head.opts.chunk_file_size)?;
+            disk.iterate_all_chunks(|c| {
+                if !c.is_out_of_order() && matches!(c.encoding(), Ok(crate::chunkenc::Encoding::Xor)) {
+                    on_disk.entry(c.series_ref).or_default().push((c.mint, c.maxt, c.chunk_ref));
+                }
+                Ok::<(), chunks_head::ChunksHeadError>(())
+            })?;
+            head.disk = Some(disk);
+        }
         if let Some(dir) = head.opts.wal_dir.clone() {
-            head.replay(&dir)?;
+            head.replay(&dir, &mut on_disk)?;
             let w = Wal::open(&dir, WalOptions { segment_size: head.opts.wal_segment_size, compress: head.opts.wal_compression })?;
             head.metrics.wal_segment_current.set(w.current_segment() as i64);
             head.wal = Some(Mutex::new(w));
@@ -191,7 +220,7 @@ impl Head {
         Ok(Arc::new(head))
     }
 
-    fn replay(&self, dir: &Path) -> Result<(), HeadError> {
+    fn replay(&self, dir: &Path, on_disk: &mut HashMap<u64, Vec<(i64, i64, chunks_head::ChunkDiskRef)>>) -> Result<(), HeadError> {
         if !dir.exists() {
             return Ok(());
         }
@@ -207,11 +236,56 @@ impl Head {
         // Series references in the log map to the series created for them;
         // samples for unknown references are skipped (their series record
         // was dropped with a checkpoint).
+        // One thread reads and decodes; appends go to workers, each owning
+        // the series whose reference falls to it, so that a series' samples
+        // stay in order and no two workers touch the same series.
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+        let result = std::thread::scope(|scope| {
+            let mut senders = Vec::with_capacity(workers);
+            let mut handles = Vec::with_capacity(workers);
+            for _ in 0..workers {
+                let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<RefSample>>(8);
+                senders.push(tx);
+                handles.push(scope.spawn(move || self.replay_worker(rx)));
+            }
+            let decoded = self.replay_decode(&ranges, on_disk, last_segment, &senders);
+            drop(senders);
+            let (mut mint, mut maxt) = (i64::MAX, i64::MIN);
+            for h in handles {
+                if let Ok((a, b)) = h.join() {
+                    mint = mint.min(a);
+                    maxt = maxt.max(b);
+                }
+            }
+            self.extend_time_range(mint, maxt);
+            decoded
+        });
+        result?;
+        tracing::info!(component = "tsdb", duration = ?start.elapsed(), series = self.num_series(), "WAL replay completed");
+        Ok(())
+    }
+
+    /// Reads the log, creating series as their records come and handing
+    /// samples to the workers in batches.
+    fn replay_decode(
+        &self,
+        ranges: &[wal::SegmentRange],
+        on_disk: &mut HashMap<u64, Vec<(i64, i64, chunks_head::ChunkDiskRef)>>,
+        last_segment: Option<usize>,
+        senders: &[std::sync::mpsc::SyncSender<Vec<RefSample>>],
+    ) -> Result<(), HeadError> {
+        const BATCH: usize = 4096;
         let mut series: Vec<RefSeries> = Vec::new();
         let mut samples: Vec<RefSample> = Vec::new();
-        let mut reader = wal::Reader::new(&ranges)?;
+        let mut pending: Vec<Vec<RefSample>> = (0..senders.len()).map(|_| Vec::with_capacity(BATCH)).collect();
+        let mut reader = wal::Reader::new(ranges)?;
         let mut seen_segment = None;
         let mut rec = Vec::new();
+        let send = |w: usize, batch: Vec<RefSample>| {
+            // A worker only stops when its channel closes, so sending
+            // cannot fail while the senders live.
+            let _ = senders[w].send(batch);
+        };
         loop {
             match reader.next_record() {
                 Ok(Some(r)) => {
@@ -234,22 +308,26 @@ impl Head {
                     series.clear();
                     record::decode_series(rec, &mut series).map_err(|source| HeadError::Record { segment: seg, source })?;
                     for s in series.drain(..) {
-                        self.create_with_ref(s.r, s.labels);
+                        let r = s.r;
+                        self.create_with_ref(r, s.labels);
+                        if let (Some(chunks), Some(ms)) = (on_disk.remove(&r), self.series_by_ref(r)) {
+                            let (mint, maxt) = chunks.iter().fold((i64::MAX, i64::MIN), |(a, b), c| (a.min(c.0), b.max(c.1)));
+                            self.metrics.chunks.inc_by(chunks.len() as i64);
+                            ms.lock().attach_disk_chunks(chunks);
+                            self.extend_time_range(mint, maxt);
+                        }
                     }
                 }
                 record::RecordType::Samples | record::RecordType::SamplesV2 => {
                     samples.clear();
                     record::decode_samples(rec, &mut samples).map_err(|source| HeadError::Record { segment: seg, source })?;
-                    let (mut mint, mut maxt) = (i64::MAX, i64::MIN);
                     for s in &samples {
-                        if let Some(ms) = self.series_by_ref(s.r) {
-                            if self.append_committed(&ms, s.t, s.v) {
-                                mint = mint.min(s.t);
-                                maxt = maxt.max(s.t);
-                            }
+                        let w = (s.r as usize) % senders.len();
+                        pending[w].push(*s);
+                        if pending[w].len() >= BATCH {
+                            send(w, std::mem::replace(&mut pending[w], Vec::with_capacity(BATCH)));
                         }
                     }
-                    self.extend_time_range(mint, maxt);
                 }
                 // Tombstones, exemplars and metadata are not kept in the
                 // head yet; replay skips them.
@@ -262,11 +340,33 @@ impl Head {
                 seen_segment = Some(seg);
             }
         }
+        for (w, batch) in pending.into_iter().enumerate() {
+            if !batch.is_empty() {
+                send(w, batch);
+            }
+        }
         if let Some(seg) = seen_segment {
             tracing::info!(component = "tsdb", segment = seg, maxSegment = last_segment.unwrap_or(seg), "WAL segment loaded");
         }
-        tracing::info!(component = "tsdb", duration = ?start.elapsed(), series = self.num_series(), "WAL replay completed");
         Ok(())
+    }
+
+    /// Appends replayed samples; returns the time range it appended.
+    fn replay_worker(&self, rx: std::sync::mpsc::Receiver<Vec<RefSample>>) -> (i64, i64) {
+        let mut cache: HashMap<u64, Option<Arc<MemSeries>>, FastHash> = HashMap::default();
+        let (mut mint, mut maxt) = (i64::MAX, i64::MIN);
+        for batch in rx {
+            for s in batch {
+                let series = cache.entry(s.r).or_insert_with(|| self.series_by_ref(s.r));
+                // Samples of series the log never declared are dropped.
+                let Some(ms) = series else { continue };
+                if self.append_committed(ms, s.t, s.v) {
+                    mint = mint.min(s.t);
+                    maxt = maxt.max(s.t);
+                }
+            }
+        }
+        (mint, maxt)
     }
 
     fn shard(&self, key: u64) -> &RwLock<Shard> {
@@ -330,7 +430,7 @@ impl Head {
             if data.check(t, v) != series::Check::Ok {
                 return false;
             }
-            data.append(t, v, self.opts.chunk_range)
+            data.append(t, v, self.opts.chunk_range, self.disk.as_ref().map(|d| (d, s.r)))
         };
         if cut {
             self.metrics.chunks.inc();
@@ -377,6 +477,10 @@ impl Head {
         self.max_time.load(Ordering::Relaxed)
     }
 
+    pub(crate) fn disk(&self) -> Option<&ChunkDiskMapper> {
+        self.disk.as_ref()
+    }
+
     pub(crate) fn postings(&self) -> std::sync::RwLockReadGuard<'_, MemPostings> {
         self.postings.read().unwrap_or_else(|p| p.into_inner())
     }
@@ -418,6 +522,11 @@ impl Head {
         self.metrics.chunks.dec_by(chunks_removed as i64);
         self.metrics.chunks_removed.inc_by(chunks_removed as u64);
         self.metrics.gc_duration.observe(start.elapsed().as_secs_f64());
+        if let Some(d) = &self.disk {
+            if let Err(e) = d.truncate(mint) {
+                tracing::error!(component = "tsdb", err = %e, "Failed to delete old head chunk files");
+            }
+        }
         if let Err(e) = self.truncate_wal(mint) {
             // The head is consistent either way; the log is just longer.
             tracing::error!(component = "tsdb", err = %e, "Failed to truncate the WAL");
@@ -444,6 +553,9 @@ impl Head {
 
     /// Flushes and closes the write-ahead log.
     pub fn close(&self) -> Result<(), HeadError> {
+        if let Some(d) = &self.disk {
+            d.close()?;
+        }
         if let Some(w) = &self.wal {
             w.lock().unwrap_or_else(|p| p.into_inner()).close()?;
         }

@@ -69,7 +69,7 @@ impl ChunksIterator<'_> {
                 }
                 let Some(c) = self.chunks.get(self.idx) else { return ValueType::None };
                 self.idx += 1;
-                let mut it = XorIterator::new(&c.bytes);
+                let mut it = XorIterator::new(&c.bytes[..]);
                 if it.seek(target) == ValueType::None {
                     continue;
                 }
@@ -145,7 +145,7 @@ impl Querier for HeadQuerier {
         let mut out = Vec::new();
         for r in self.matching(matchers) {
             let Some(s) = self.head.series_by_ref(r) else { continue };
-            let chunks = s.lock().chunks(mint, maxt);
+            let chunks = s.lock().chunks(mint, maxt, self.head.disk());
             if chunks.is_empty() {
                 continue;
             }
@@ -194,7 +194,7 @@ impl HeadQuerier {
         self.matching(matchers)
             .into_iter()
             .filter_map(|r| self.head.series_by_ref(r))
-            .filter(|s| !s.lock().chunks(self.mint, self.maxt).is_empty())
+            .filter(|s| !s.lock().chunks(self.mint, self.maxt, self.head.disk()).is_empty())
             .map(|s| s.labels.clone())
             .collect()
     }

@@ -1,21 +1,47 @@
 //! One series in the head: its labels, its full chunks and its open chunk.
 
+use std::ops::Deref;
 use std::sync::Arc;
 
 use model::Labels;
 
-use crate::chunkenc::XorChunk;
+use crate::chunkenc::{Encoding, XorChunk};
+use crate::chunks_head::{ChunkDiskMapper, ChunkDiskRef, MappedChunk};
 
 /// Prometheus cuts a chunk at this many samples.
 pub const SAMPLES_PER_CHUNK: u16 = 120;
 
-/// A chunk that takes no more samples, kept compact and shared with
-/// readers so that a query never holds the series lock while decoding.
+/// A chunk that takes no more samples: written to the head chunk files and
+/// read back through their memory mapping, or, without chunk files (or if
+/// writing one failed), kept on the heap, compact and shared with readers.
 #[derive(Debug, Clone)]
 pub struct FullChunk {
     pub min_time: i64,
     pub max_time: i64,
-    pub bytes: Arc<[u8]>,
+    pub data: FullData,
+}
+
+#[derive(Debug, Clone)]
+pub enum FullData {
+    Heap(Arc<[u8]>),
+    Disk(ChunkDiskRef),
+}
+
+/// Chunk bytes as a reader gets them.
+#[derive(Debug, Clone)]
+pub enum ChunkBytes {
+    Heap(Arc<[u8]>),
+    Mapped(MappedChunk),
+}
+
+impl Deref for ChunkBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            ChunkBytes::Heap(b) => b,
+            ChunkBytes::Mapped(m) => m,
+        }
+    }
 }
 
 /// What the head knows of a series, behind the series' own lock. The open
@@ -37,32 +63,47 @@ pub enum Check {
     DuplicateTimestamp,
 }
 
+/// The last sample of a series: its time, and its value bits when known
+/// (a series whose newest data is a chunk on disk knows only the time).
+pub type Last = Option<(i64, Option<u64>)>;
+
 /// Decides whether `(t, v)` may follow a series whose last sample is `last`.
-pub fn check_after(last: Option<(i64, u64)>, t: i64, v: f64) -> Check {
+pub fn check_after(last: Last, t: i64, v: f64) -> Check {
     match last {
         None => Check::Ok,
         Some((lt, _)) if t > lt => Check::Ok,
         Some((lt, _)) if t < lt => Check::OutOfOrder,
+        // As Prometheus: at the time of a chunk on disk, nothing goes in.
+        Some((_, None)) => Check::OutOfOrder,
         // Compare bits so that NaN equals NaN and a stale marker differs
         // from a plain NaN, as Prometheus does.
-        Some((_, lv)) if lv == v.to_bits() => Check::Duplicate,
+        Some((_, Some(lv))) if lv == v.to_bits() => Check::Duplicate,
         Some(_) => Check::DuplicateTimestamp,
     }
 }
 
-/// A chunk snapshot for a reader: full chunks are shared, the open one is
-/// copied (it is at most a few hundred bytes).
+/// A chunk snapshot for a reader: full chunks are shared or mapped, the
+/// open one is copied (it is at most a few hundred bytes).
 #[derive(Debug, Clone)]
 pub struct ChunkRef {
     pub min_time: i64,
     pub max_time: i64,
-    pub bytes: Arc<[u8]>,
+    pub bytes: ChunkBytes,
 }
 
 impl SeriesData {
-    /// The last committed sample, as (timestamp, value bits).
-    pub fn last(&self) -> Option<(i64, u64)> {
-        self.open.as_ref().and_then(XorChunk::last)
+    /// The last committed sample.
+    pub fn last(&self) -> Last {
+        match &self.open {
+            Some(o) => o.last().map(|(t, v)| (t, Some(v))),
+            None => self.full.last().map(|c| (c.max_time, None)),
+        }
+    }
+
+    /// Gives the series chunks found in the head chunk files at start-up.
+    pub fn attach_disk_chunks(&mut self, chunks: impl IntoIterator<Item = (i64, i64, ChunkDiskRef)>) {
+        self.full.extend(chunks.into_iter().map(|(min_time, max_time, r)| FullChunk { min_time, max_time, data: FullData::Disk(r) }));
+        self.full.sort_by_key(|c| c.min_time);
     }
 
     pub fn check(&self, t: i64, v: f64) -> Check {
@@ -71,8 +112,9 @@ impl SeriesData {
 
     /// Appends a checked sample. Returns whether a new chunk was started.
     /// A chunk is cut at [`SAMPLES_PER_CHUNK`] samples or when `t` crosses
-    /// the end of the chunk range the open chunk started in.
-    pub fn append(&mut self, t: i64, v: f64, chunk_range: i64) -> bool {
+    /// the end of the chunk range the open chunk started in; the cut chunk
+    /// goes to `disk` (as series `r`) when there is one.
+    pub fn append(&mut self, t: i64, v: f64, chunk_range: i64, disk: Option<(&ChunkDiskMapper, u64)>) -> bool {
         if self.check(t, v) != Check::Ok {
             return false;
         }
@@ -83,7 +125,15 @@ impl SeriesData {
         if cut {
             if let Some(o) = self.open.take() {
                 if let (Some(min_time), Some(max_time)) = (o.min_time(), o.max_time()) {
-                    self.full.push(FullChunk { min_time, max_time, bytes: Arc::from(o.bytes()) });
+                    let data = match disk.map(|(d, r)| d.write_chunk(r, min_time, max_time, Encoding::Xor, o.bytes())) {
+                        Some(Ok(r)) => FullData::Disk(r),
+                        Some(Err(e)) => {
+                            tracing::error!(component = "tsdb", err = %e, "Writing a head chunk to disk failed; keeping it in memory");
+                            FullData::Heap(Arc::from(o.bytes()))
+                        }
+                        None => FullData::Heap(Arc::from(o.bytes())),
+                    };
+                    self.full.push(FullChunk { min_time, max_time, data });
                 }
             }
             self.open = Some(XorChunk::new());
@@ -94,18 +144,32 @@ impl SeriesData {
         cut
     }
 
-    /// Chunks overlapping `[mint, maxt]`, oldest first.
-    pub fn chunks(&self, mint: i64, maxt: i64) -> Vec<ChunkRef> {
+    /// Chunks overlapping `[mint, maxt]`, oldest first. A chunk on disk
+    /// that cannot be read is left out and logged.
+    pub fn chunks(&self, mint: i64, maxt: i64, disk: Option<&ChunkDiskMapper>) -> Vec<ChunkRef> {
         let mut out: Vec<ChunkRef> = self
             .full
             .iter()
             .filter(|c| c.max_time >= mint && c.min_time <= maxt)
-            .map(|c| ChunkRef { min_time: c.min_time, max_time: c.max_time, bytes: c.bytes.clone() })
+            .filter_map(|c| {
+                let bytes = match &c.data {
+                    FullData::Heap(b) => ChunkBytes::Heap(b.clone()),
+                    FullData::Disk(r) => match disk.map(|d| d.chunk(*r)) {
+                        Some(Ok(m)) => ChunkBytes::Mapped(m),
+                        Some(Err(e)) => {
+                            tracing::error!(component = "tsdb", err = %e, "Reading a head chunk failed");
+                            return None;
+                        }
+                        None => return None,
+                    },
+                };
+                Some(ChunkRef { min_time: c.min_time, max_time: c.max_time, bytes })
+            })
             .collect();
         if let Some(o) = &self.open {
             if let (Some(min_time), Some(max_time)) = (o.min_time(), o.max_time()) {
                 if max_time >= mint && min_time <= maxt {
-                    out.push(ChunkRef { min_time, max_time, bytes: Arc::from(o.bytes()) });
+                    out.push(ChunkRef { min_time, max_time, bytes: ChunkBytes::Heap(Arc::from(o.bytes())) });
                 }
             }
         }
@@ -176,37 +240,38 @@ mod tests {
         let mut s = SeriesData::default();
         let range = 2 * 3600 * 1000;
         for i in 0..250 {
-            s.append(i * 15_000, i as f64, range);
+            s.append(i * 15_000, i as f64, range, None);
         }
         // 250 samples at 15 s span 62 min: cut by count only.
         assert_eq!(s.num_chunks(), 3);
         let mut s = SeriesData::default();
-        s.append(range - 1000, 1.0, range);
-        s.append(range, 2.0, range);
+        s.append(range - 1000, 1.0, range, None);
+        s.append(range, 2.0, range, None);
         assert_eq!(s.num_chunks(), 2, "a sample on the next range starts a chunk");
     }
 
     #[test]
     fn out_of_order_and_duplicates() {
         let mut s = SeriesData::default();
-        assert!(s.append(1000, 1.0, 7_200_000));
+        assert!(s.append(1000, 1.0, 7_200_000, None));
         assert_eq!(s.check(1000, 1.0), Check::Duplicate);
         assert_eq!(s.check(1000, 2.0), Check::DuplicateTimestamp);
         assert_eq!(s.check(999, 2.0), Check::OutOfOrder);
         assert_eq!(s.check(1001, 2.0), Check::Ok);
-        assert_eq!(check_after(Some((5, f64::NAN.to_bits())), 5, f64::NAN), Check::Duplicate);
-        assert_eq!(check_after(Some((5, f64::NAN.to_bits())), 5, model::value::stale_nan()), Check::DuplicateTimestamp);
+        assert_eq!(check_after(Some((5, Some(f64::NAN.to_bits()))), 5, f64::NAN), Check::Duplicate);
+        assert_eq!(check_after(Some((5, None)), 5, 1.0), Check::OutOfOrder, "the time of a chunk on disk");
+        assert_eq!(check_after(Some((5, Some(f64::NAN.to_bits()))), 5, model::value::stale_nan()), Check::DuplicateTimestamp);
     }
 
     #[test]
     fn chunk_selection_and_truncation() {
         let mut s = SeriesData::default();
         for i in 0..300 {
-            s.append(i * 1000, i as f64, i64::MAX);
+            s.append(i * 1000, i as f64, i64::MAX, None);
         }
-        assert_eq!(s.chunks(0, 1000).len(), 1);
-        assert_eq!(s.chunks(0, 299_000).len(), 3);
-        assert_eq!(s.chunks(250_000, 260_000).len(), 1);
+        assert_eq!(s.chunks(0, 1000, None).len(), 1);
+        assert_eq!(s.chunks(0, 299_000, None).len(), 3);
+        assert_eq!(s.chunks(250_000, 260_000, None).len(), 1);
         assert_eq!(s.truncate_before(130_000), 1);
         assert_eq!(s.min_time(), Some(120_000));
     }

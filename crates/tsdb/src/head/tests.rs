@@ -10,7 +10,13 @@ fn mem_head() -> Arc<Head> {
 }
 
 fn wal_head(dir: &Path) -> Arc<Head> {
-    let opts = HeadOptions { wal_dir: Some(dir.join("wal")), wal_segment_size: 64 * 1024, ..HeadOptions::default() };
+    let opts = HeadOptions {
+        wal_dir: Some(dir.join("wal")),
+        wal_segment_size: 64 * 1024,
+        chunks_dir: Some(dir.join("chunks_head")),
+        chunk_file_size: 4096,
+        ..HeadOptions::default()
+    };
     Head::open(opts, HeadMetrics::new(None)).unwrap()
 }
 
@@ -267,4 +273,46 @@ fn truncation_checkpoints_the_wal_and_replay_agrees() {
     };
     assert_eq!(clip(&after), clip(&before));
     assert!(read(&head, i64::MIN, i64::MAX, &[name_is("gone")]).is_empty(), "a series dropped by truncation does not come back");
+}
+
+#[test]
+fn full_chunks_live_in_chunk_files_and_come_back_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = {
+        let head = wal_head(dir.path());
+        let mut app = HeadStorage(head.clone()).appender();
+        for i in 0..1000 {
+            for s in 0..10 {
+                let l = Labels::from_pairs([("__name__", "m".to_owned()), ("s", s.to_string())]);
+                app.append(SeriesRef::UNKNOWN, &l, i * 15_000, (i * s) as f64).unwrap();
+            }
+            app.commit().unwrap();
+        }
+        // Full chunks are on disk, not on the heap.
+        let s = head.series_by_ref(1).unwrap();
+        let data = s.lock();
+        assert!(data.num_chunks() >= 8);
+        drop(data);
+        let files = std::fs::read_dir(dir.path().join("chunks_head")).unwrap().count();
+        assert!(files >= 2, "chunks spread over {files} files");
+        let before = read(&head, i64::MIN, i64::MAX, &[name_is("m")]);
+        assert_eq!(before[0].1.len(), 1000);
+        head.close().unwrap();
+        before
+    };
+    let head = wal_head(dir.path());
+    assert_eq!(read(&head, i64::MIN, i64::MAX, &[name_is("m")]), before, "chunk files plus WAL give back every sample once");
+    // The series goes on from where it was.
+    let mut app = HeadStorage(head.clone()).appender();
+    let l = Labels::from_pairs([("__name__", "m"), ("s", "0")]);
+    assert!(matches!(app.append(SeriesRef::UNKNOWN, &l, 999 * 15_000, 0.0), Ok(_) | Err(StorageError::OutOfOrderSample)));
+    app.append(SeriesRef::UNKNOWN, &l, 1000 * 15_000, 1.0).unwrap();
+    app.commit().unwrap();
+    assert_eq!(read(&head, i64::MIN, i64::MAX, &[name_is("m"), Matcher::equal("s", "0")])[0].1.len(), 1001);
+    // Truncation removes old chunk files.
+    let files_before = std::fs::read_dir(dir.path().join("chunks_head")).unwrap().count();
+    head.truncate(900 * 15_000);
+    let files_after = std::fs::read_dir(dir.path().join("chunks_head")).unwrap().count();
+    assert!(files_after < files_before, "{files_before} -> {files_after} chunk files");
+    assert!(read(&head, i64::MIN, i64::MAX, &[name_is("m")])[0].1.iter().all(|(t, _)| *t >= 780 * 15_000));
 }
