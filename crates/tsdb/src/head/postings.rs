@@ -2,7 +2,7 @@
 //! the series that carry that pair, and the set algebra that turns label
 //! matchers into a list of series.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use model::{Labels, MatchType, Matcher};
 
@@ -10,10 +10,12 @@ use model::{Labels, MatchType, Matcher};
 pub type Postings = Vec<u64>;
 
 /// name → value → sorted series references. References are handed out in
-/// increasing order, so adding a new series is a push, not an insert.
+/// increasing order, so adding a new series is a push, not an insert. Values
+/// are kept sorted so that a regex with a literal prefix visits only the
+/// values with that prefix.
 #[derive(Debug, Default)]
 pub struct MemPostings {
-    index: HashMap<String, HashMap<String, Postings>>,
+    index: HashMap<String, BTreeMap<String, Postings>>,
     /// Every series, for matchers that also select series without a label.
     all: Postings,
 }
@@ -69,9 +71,7 @@ impl MemPostings {
 
     /// Sorted values of `name`.
     pub fn label_values(&self, name: &str) -> Vec<String> {
-        let mut values: Vec<String> = self.index.get(name).map(|v| v.keys().cloned().collect()).unwrap_or_default();
-        values.sort_unstable();
-        values
+        self.index.get(name).map(|v| v.keys().cloned().collect()).unwrap_or_default()
     }
 
     /// The union of the postings of `name`'s values that `keep` accepts.
@@ -82,6 +82,18 @@ impl MemPostings {
         if want_match {
             if let Some(literals) = literal_set(m) {
                 let lists: Vec<&[u64]> = literals.iter().filter_map(|v| values.get(v.as_str()).map(Vec::as_slice)).collect();
+                return merge(&lists);
+            }
+        }
+        // A literal prefix bounds the values a matching regex can reach.
+        if want_match {
+            if let Some(prefix) = literal_prefix(m) {
+                let lists: Vec<&[u64]> = values
+                    .range::<str, _>((std::ops::Bound::Included(prefix.as_str()), std::ops::Bound::Unbounded))
+                    .take_while(|(v, _)| v.starts_with(prefix.as_str()))
+                    .filter(|(v, _)| m.matches(v))
+                    .map(|(_, p)| p.as_slice())
+                    .collect();
                 return merge(&lists);
             }
         }
@@ -129,13 +141,13 @@ impl MemPostings {
 
 /// `HashMap::entry` without allocating the key when it exists.
 trait EntryRef {
-    fn entry_ref(&mut self, key: &str) -> &mut HashMap<String, Postings>;
+    fn entry_ref(&mut self, key: &str) -> &mut BTreeMap<String, Postings>;
 }
 
-impl EntryRef for HashMap<String, HashMap<String, Postings>> {
-    fn entry_ref(&mut self, key: &str) -> &mut HashMap<String, Postings> {
+impl EntryRef for HashMap<String, BTreeMap<String, Postings>> {
+    fn entry_ref(&mut self, key: &str) -> &mut BTreeMap<String, Postings> {
         if !self.contains_key(key) {
-            self.insert(key.to_owned(), HashMap::new());
+            self.insert(key.to_owned(), BTreeMap::new());
         }
         self.get_mut(key).unwrap_or_else(|| unreachable!("inserted above"))
     }
@@ -150,6 +162,21 @@ fn push_sorted(list: &mut Postings, r: u64) {
         }
         _ => list.push(r),
     }
+}
+
+/// The literal text every value a regex matcher accepts must start with
+/// (`foo-1.*` → `foo-1`), when there is one.
+fn literal_prefix(m: &Matcher) -> Option<String> {
+    if m.kind != MatchType::Regexp || m.value.contains('|') {
+        return None;
+    }
+    let special = |c: char| "\\.+*?()|[]{}^$".contains(c);
+    let mut prefix: String = m.value.chars().take_while(|c| !special(*c)).collect();
+    // A quantifier after the prefix applies to its last character.
+    if m.value[prefix.len()..].starts_with(['?', '*', '{']) {
+        prefix.pop();
+    }
+    (!prefix.is_empty()).then_some(prefix)
 }
 
 /// The values a regex matcher can match, when it is a plain alternation of
@@ -270,6 +297,8 @@ mod tests {
         assert_eq!(p.select(&[m(Equal, "__name__", "up"), m(NotEqual, "job", "")]), vec![1, 2]);
         assert_eq!(p.select(&[m(Regexp, "job", "api|web")]), vec![1, 2, 4]);
         assert_eq!(p.select(&[m(Regexp, "job", "a.*")]), vec![1, 4]);
+        assert_eq!(p.select(&[m(Regexp, "instance", "a.*|c")]), vec![1, 3], "an alternation has no single prefix");
+        assert_eq!(p.select(&[m(Regexp, "job", "ap?i")]), vec![1, 4], "a quantified last character is not part of the prefix");
         assert_eq!(p.select(&[m(Equal, "__name__", "up"), m(NotRegexp, "instance", "a|b")]), vec![3]);
         assert_eq!(p.select(&[m(Regexp, "job", ".*")]), vec![1, 2, 3, 4], ".* matches every series");
         assert!(p.select(&[m(Equal, "__name__", "missing")]).is_empty());
@@ -311,5 +340,10 @@ mod tests {
         assert_eq!(merge(&[&[1, 4], &[2, 4, 6]]), vec![1, 2, 4, 6]);
         assert_eq!(literal_set(&Matcher::new(MatchType::Regexp, "a", "x|y").unwrap()), Some(vec!["x".into(), "y".into()]));
         assert_eq!(literal_set(&Matcher::new(MatchType::Regexp, "a", "x.*").unwrap()), None);
+        let prefix = |re: &str| literal_prefix(&Matcher::new(MatchType::Regexp, "a", re).unwrap());
+        assert_eq!(prefix("foo-1.*"), Some("foo-1".into()));
+        assert_eq!(prefix("foob?ar"), Some("foo".into()));
+        assert_eq!(prefix("a|b"), None);
+        assert_eq!(prefix(".*x"), None);
     }
 }
