@@ -53,17 +53,6 @@ impl HeadMetrics {
             r.register("prometheus_tsdb_head_chunks", "Total number of chunks in the head block", m.chunks.clone());
             r.register("prometheus_tsdb_head_chunks_created", "Total number of chunks created in the head", m.chunks_created.clone());
             r.register("prometheus_tsdb_head_chunks_removed", "Total number of chunks removed in the head", m.chunks_removed.clone());
-            r.register("prometheus_tsdb_head_samples_appended", "Total number of appended samples", m.samples_appended.clone());
-            r.register(
-                "prometheus_tsdb_out_of_order_samples",
-                "Total number of out of order samples ingestion failed attempts due to out of order being disabled",
-                m.out_of_order_samples.clone(),
-            );
-            r.register(
-                "prometheus_tsdb_out_of_bound_samples",
-                "Total number of out of bound samples ingestion failed attempts with out of order support disabled",
-                m.out_of_bound_samples.clone(),
-            );
             r.register(
                 "prometheus_tsdb_duplicate_sample_for_timestamp",
                 "Total number of samples with the same timestamp and a different value",
@@ -75,7 +64,37 @@ impl HeadMetrics {
             r.register("prometheus_tsdb_head_gc_duration_seconds", "Runtime of garbage collection in the head block", m.gc_duration.clone());
             r.register("prometheus_tsdb_wal_segment_current", "Write log segment index that TSDB is currently writing to", m.wal_segment_current.clone());
             r.register("prometheus_tsdb_wal_corruptions", "Total number of WAL corruptions", m.wal_corruptions.clone());
+            // These carry a `type` label in Prometheus (float, histogram);
+            // only floats exist here so far.
+            let typed = r.sub_registry_with_label(("type".into(), "float".into()));
+            typed.register("prometheus_tsdb_head_samples_appended", "Total number of appended samples", m.samples_appended.clone());
+            typed.register(
+                "prometheus_tsdb_out_of_order_samples",
+                "Total number of out of order samples ingestion failed attempts due to out of order being disabled",
+                m.out_of_order_samples.clone(),
+            );
+            typed.register(
+                "prometheus_tsdb_out_of_bound_samples",
+                "Total number of out of bound samples ingestion failed attempts with out of order support disabled",
+                m.out_of_bound_samples.clone(),
+            );
         }
         m
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_counters_carry_the_type_label() {
+        let mut r = Registry::default();
+        let m = HeadMetrics::new(Some(&mut r));
+        m.samples_appended.inc();
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &r).unwrap();
+        assert!(out.contains("prometheus_tsdb_head_samples_appended_total{type=\"float\"} 1"), "{out}");
+        assert!(out.contains("prometheus_tsdb_head_series 0"), "{out}");
     }
 }
