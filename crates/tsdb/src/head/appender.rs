@@ -9,7 +9,7 @@ use storage::{Appender, SeriesRef, StorageError};
 
 use super::Head;
 use super::series::{Check, MemSeries, check_after};
-use crate::record::{self, RefSample, RefSeries};
+use crate::record::{self, RefExemplar, RefMetadata, RefSample, RefSeries};
 
 /// A batch of appends to the head. Series are created as soon as they are
 /// first seen (so that their references are stable for the caller's cache);
@@ -21,8 +21,11 @@ pub struct HeadAppender {
     /// The newest sample pending per series in this batch, so that a batch
     /// is checked for order against itself as well as against the head.
     pending: HashMap<u64, (i64, Option<u64>)>,
+    exemplars: Vec<RefExemplar>,
+    metadata: Vec<RefMetadata>,
     buf: Vec<u8>,
     series_buf: Vec<u8>,
+    extra_buf: Vec<u8>,
 }
 
 impl std::fmt::Debug for HeadAppender {
@@ -34,7 +37,17 @@ impl std::fmt::Debug for HeadAppender {
 impl HeadAppender {
     pub fn new(head: Arc<Head>) -> Self {
         head.metrics.active_appenders.inc();
-        HeadAppender { head, new_series: Vec::new(), samples: Vec::new(), pending: HashMap::new(), buf: Vec::new(), series_buf: Vec::new() }
+        HeadAppender {
+            head,
+            new_series: Vec::new(),
+            samples: Vec::new(),
+            pending: HashMap::new(),
+            exemplars: Vec::new(),
+            metadata: Vec::new(),
+            buf: Vec::new(),
+            series_buf: Vec::new(),
+            extra_buf: Vec::new(),
+        }
     }
 
     fn series(&mut self, hint: SeriesRef, labels: &Labels) -> Result<Arc<MemSeries>, StorageError> {
@@ -57,6 +70,8 @@ impl HeadAppender {
         self.new_series.clear();
         self.samples.clear();
         self.pending.clear();
+        self.exemplars.clear();
+        self.metadata.clear();
     }
 }
 
@@ -89,20 +104,27 @@ impl Appender for HeadAppender {
         Ok(SeriesRef(r))
     }
 
-    fn append_exemplar(&mut self, hint: SeriesRef, labels: &Labels, _exemplar: &Exemplar) -> Result<SeriesRef, StorageError> {
-        // Exemplar storage is not built yet; the series still resolves so
-        // that callers keep a valid reference.
+    fn append_exemplar(&mut self, hint: SeriesRef, labels: &Labels, exemplar: &Exemplar) -> Result<SeriesRef, StorageError> {
+        // Exemplars are logged with the batch; the in-memory exemplar
+        // buffer that queries read arrives with the exemplar API.
         let s = self.series(hint, labels)?;
+        self.exemplars.push(RefExemplar { r: s.r, t: exemplar.ts, v: exemplar.value, labels: exemplar.labels.clone() });
         Ok(SeriesRef(s.r))
     }
 
-    fn update_metadata(&mut self, hint: SeriesRef, labels: &Labels, _metadata: &Metadata) -> Result<SeriesRef, StorageError> {
+    fn update_metadata(&mut self, hint: SeriesRef, labels: &Labels, metadata: &Metadata) -> Result<SeriesRef, StorageError> {
         let s = self.series(hint, labels)?;
+        self.metadata.push(RefMetadata {
+            r: s.r,
+            kind: record::metric_type_to_u8(metadata.metric_type),
+            unit: metadata.unit.clone(),
+            help: metadata.help.clone(),
+        });
         Ok(SeriesRef(s.r))
     }
 
     fn commit(&mut self) -> Result<(), StorageError> {
-        if self.samples.is_empty() && self.new_series.is_empty() {
+        if self.samples.is_empty() && self.new_series.is_empty() && self.exemplars.is_empty() && self.metadata.is_empty() {
             return Ok(());
         }
         self.buf.clear();
@@ -114,12 +136,29 @@ impl Appender for HeadAppender {
             let refs: Vec<RefSample> = self.samples.iter().map(|(s, t, v)| RefSample { r: s.r, t: *t, v: *v }).collect();
             record::encode_samples(&refs, &mut self.buf);
         }
-        let mut records: Vec<&[u8]> = Vec::with_capacity(2);
+        // Exemplars and metadata share one buffer: their records follow
+        // each other in it and are split by length below.
+        self.extra_buf.clear();
+        if !self.exemplars.is_empty() {
+            record::encode_exemplars(&self.exemplars, &mut self.extra_buf);
+        }
+        let exemplars_len = self.extra_buf.len();
+        if !self.metadata.is_empty() {
+            record::encode_metadata(&self.metadata, &mut self.extra_buf);
+        }
+        let mut records: Vec<&[u8]> = Vec::with_capacity(4);
         if !self.series_buf.is_empty() {
             records.push(&self.series_buf);
         }
         if !self.buf.is_empty() {
             records.push(&self.buf);
+        }
+        let (exemplar_rec, metadata_rec) = self.extra_buf.split_at(exemplars_len);
+        if !exemplar_rec.is_empty() {
+            records.push(exemplar_rec);
+        }
+        if !metadata_rec.is_empty() {
+            records.push(metadata_rec);
         }
         if let Err(e) = self.head.log(&records) {
             self.clear();

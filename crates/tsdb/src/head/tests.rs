@@ -316,3 +316,33 @@ fn full_chunks_live_in_chunk_files_and_come_back_after_restart() {
     assert!(files_after < files_before, "{files_before} -> {files_after} chunk files");
     assert!(read(&head, i64::MIN, i64::MAX, &[name_is("m")])[0].1.iter().all(|(t, _)| *t >= 780 * 15_000));
 }
+
+#[test]
+fn exemplars_and_metadata_reach_the_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    let head = wal_head(dir.path());
+    let mut app = HeadStorage(head.clone()).appender();
+    let l = lbls(&[("__name__", "requests_total")]);
+    let r = app.append(SeriesRef::UNKNOWN, &l, 1000, 1.0).unwrap();
+    let ex = model::Exemplar { labels: lbls(&[("trace_id", "abc")]), value: 1.0, ts: 1000, has_ts: true };
+    app.append_exemplar(r, &l, &ex).unwrap();
+    let md = model::Metadata { metric_type: model::MetricType::Counter, unit: String::new(), help: "Requests.".into() };
+    app.update_metadata(r, &l, &md).unwrap();
+    app.commit().unwrap();
+    head.close().unwrap();
+    let mut reader = wal::Reader::new(&[wal::SegmentRange::all(&dir.path().join("wal"))]).unwrap();
+    let mut kinds = Vec::new();
+    let (mut exemplars, mut metadata) = (Vec::new(), Vec::new());
+    while let Some(rec) = reader.next_record().unwrap() {
+        let kind = record::RecordType::of(rec);
+        match kind {
+            record::RecordType::Exemplars => record::decode_exemplars(rec, &mut exemplars).unwrap(),
+            record::RecordType::Metadata => record::decode_metadata(rec, &mut metadata).unwrap(),
+            _ => {}
+        }
+        kinds.push(kind);
+    }
+    assert_eq!(kinds, [record::RecordType::Series, record::RecordType::Samples, record::RecordType::Exemplars, record::RecordType::Metadata]);
+    assert_eq!(exemplars[0].labels, lbls(&[("trace_id", "abc")]));
+    assert_eq!(metadata[0].help, "Requests.");
+}
