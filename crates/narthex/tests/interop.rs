@@ -49,6 +49,7 @@ fn real_prometheus_scrapes_our_metrics() {
         Command::new(env!("CARGO_BIN_EXE_narthex"))
             .arg(format!("--config.file={}", our_cfg.display()))
             .arg(format!("--web.listen-address=127.0.0.1:{ours}"))
+            .arg(format!("--storage.tsdb.path={}", dir.path().join("narthex-data").display()))
             .stderr(Stdio::null())
             .spawn()
             .expect("start narthex"),
