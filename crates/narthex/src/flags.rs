@@ -200,8 +200,19 @@ pub struct ServerFlags {
 
 /// Flags that have an effect today; the rest are accepted for
 /// compatibility and announced at start-up when set.
-const IMPLEMENTED: &[&str] =
-    &["config.file", "web.listen-address", "web.external-url", "web.route-prefix", "web.enable-lifecycle", "log.level", "log.format", "agent"];
+const IMPLEMENTED: &[&str] = &[
+    "config.file",
+    "storage.tsdb.path",
+    "storage.tsdb.wal-compression",
+    "no-storage.tsdb.wal-compression",
+    "web.listen-address",
+    "web.external-url",
+    "web.route-prefix",
+    "web.enable-lifecycle",
+    "log.level",
+    "log.format",
+    "agent",
+];
 
 impl ServerFlags {
     /// Flags the user set that do nothing yet.
@@ -289,6 +300,8 @@ mod tests {
         assert!(un.contains(&"--query.timeout".to_owned()));
         assert!(un.contains(&"--storage.tsdb.retention.time".to_owned()));
         assert!(!un.iter().any(|f| f == "--web.enable-lifecycle"));
+        let (_, m) = parse(&["narthex", "--storage.tsdb.path=/x", "--no-storage.tsdb.wal-compression"]);
+        assert!(ServerFlags::unimplemented(&m).is_empty(), "storage flags take effect");
         let map = ServerFlags::as_map(&m);
         assert_eq!(map["query.timeout"], "1m");
         assert_eq!(map["web.enable-lifecycle"], "true");
