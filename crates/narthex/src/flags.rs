@@ -300,8 +300,8 @@ mod tests {
         assert!(un.contains(&"--query.timeout".to_owned()));
         assert!(un.contains(&"--storage.tsdb.retention.time".to_owned()));
         assert!(!un.iter().any(|f| f == "--web.enable-lifecycle"));
-        let (_, m) = parse(&["narthex", "--storage.tsdb.path=/x", "--no-storage.tsdb.wal-compression"]);
-        assert!(ServerFlags::unimplemented(&m).is_empty(), "storage flags take effect");
+        let (_, storage) = parse(&["narthex", "--storage.tsdb.path=/x", "--no-storage.tsdb.wal-compression"]);
+        assert!(ServerFlags::unimplemented(&storage).is_empty(), "storage flags take effect");
         let map = ServerFlags::as_map(&m);
         assert_eq!(map["query.timeout"], "1m");
         assert_eq!(map["web.enable-lifecycle"], "true");
