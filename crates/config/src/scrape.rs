@@ -15,46 +15,41 @@ use crate::sd::ServiceDiscoveryConfigs;
 use crate::units::ByteSize;
 use crate::{join_dir, non_null};
 
-/// An exposition format a scrape may ask for in its `Accept` header.
+/// An exposition format a scrape may ask for in its `Accept` header, as
+/// written in the config. Kept as text so that an unknown name reaches
+/// validation and its error intact; the protocols themselves (names, media
+/// types, defaults) are `textparse`'s, which negotiates them.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(transparent)]
 pub struct ScrapeProtocol(pub String);
 
 impl ScrapeProtocol {
-    /// The names Prometheus knows, with the media type each stands for.
-    pub const KNOWN: [(&'static str, &'static str); 5] = [
-        ("OpenMetricsText0.0.1", "application/openmetrics-text;version=0.0.1"),
-        ("OpenMetricsText1.0.0", "application/openmetrics-text;version=1.0.0"),
-        ("PrometheusProto", "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited"),
-        ("PrometheusText0.0.4", "text/plain;version=0.0.4"),
-        ("PrometheusText1.0.0", "text/plain;version=1.0.0"),
-    ];
-
     pub fn new(s: &str) -> Self {
         ScrapeProtocol(s.to_owned())
     }
 
+    /// The protocol this names, if it is one Prometheus knows.
+    pub fn protocol(&self) -> Result<textparse::ScrapeProtocol, textparse::content_type::UnknownScrapeProtocol> {
+        self.0.parse()
+    }
+
     /// The media type sent in `Accept`, `None` for an unknown protocol.
     pub fn header(&self) -> Option<&'static str> {
-        Self::KNOWN.iter().find(|(n, _)| *n == self.0).map(|(_, h)| *h)
+        self.protocol().ok().map(textparse::ScrapeProtocol::header)
     }
 
     pub fn validate(&self) -> Result<(), String> {
-        if self.header().is_some() {
-            return Ok(());
-        }
-        let names: Vec<&str> = Self::KNOWN.iter().map(|(n, _)| *n).collect();
-        Err(format!("unknown scrape protocol {}, supported: [{}]", self.0, names.join(" ")))
+        self.protocol().map(|_| ()).map_err(|e| e.to_string())
     }
 
     /// Prometheus's default order, most wanted first.
     pub fn defaults() -> Vec<ScrapeProtocol> {
-        ["OpenMetricsText1.0.0", "OpenMetricsText0.0.1", "PrometheusText1.0.0", "PrometheusText0.0.4"].map(ScrapeProtocol::new).to_vec()
+        textparse::ScrapeProtocol::DEFAULT.iter().map(|p| ScrapeProtocol::new(p.as_str())).collect()
     }
 
     /// The order used when native histograms are scraped: protobuf first.
     pub fn proto_first() -> Vec<ScrapeProtocol> {
-        let mut v = vec![ScrapeProtocol::new("PrometheusProto")];
+        let mut v = vec![ScrapeProtocol::new(textparse::ScrapeProtocol::PrometheusProto.as_str())];
         v.extend(Self::defaults());
         v
     }
