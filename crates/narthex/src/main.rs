@@ -103,7 +103,6 @@ async fn serve(flags: &ServerFlags, matches: &clap::ArgMatches, mode: Mode) -> a
         listen_address: flags.web_listen_address.first().cloned().unwrap_or_else(|| "0.0.0.0:9090".into()),
         route_prefix: flags.route_prefix(),
         enable_lifecycle: flags.web_enable_lifecycle,
-        enable_admin_api: flags.web_enable_admin_api,
         flags: ServerFlags::as_map(matches),
         version: VERSION,
         agent: flags.agent,

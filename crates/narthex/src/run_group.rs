@@ -19,8 +19,9 @@ use tokio_util::sync::CancellationToken;
 type MemberFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
 type MemberFn = Box<dyn FnOnce(CancellationToken, Started) -> MemberFuture + Send>;
 
-/// Tells the group a member is up. Dropping it without calling [`Started::up`]
-/// counts as up once the member's future has started running to completion.
+/// Tells the group a member is up. Dropping it without calling
+/// [`Started::up`] means the member is ending: the group waits for its end
+/// and starts no further member.
 #[derive(Debug)]
 pub struct Started(Option<oneshot::Sender<()>>);
 

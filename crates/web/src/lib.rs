@@ -35,7 +35,6 @@ pub struct Options {
     /// Path prefix every route is served under (`--web.route-prefix`).
     pub route_prefix: String,
     pub enable_lifecycle: bool,
-    pub enable_admin_api: bool,
     /// Flag names and values as given, for `/api/v1/status/flags`.
     pub flags: BTreeMap<String, String>,
     pub version: &'static str,

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use model::{Exemplar, Labels, Metadata};
 use storage::{Appender, SeriesRef, StorageError};
 
-use super::Head;
 use super::series::{Check, MemSeries, check_after};
+use super::{FastHash, Head};
 use crate::record::{self, RefExemplar, RefMetadata, RefSample, RefSeries};
 
 /// A batch of appends to the head. Series are created as soon as they are
@@ -20,7 +20,7 @@ pub struct HeadAppender {
     samples: Vec<(Arc<MemSeries>, i64, f64)>,
     /// The newest sample pending per series in this batch, so that a batch
     /// is checked for order against itself as well as against the head.
-    pending: HashMap<u64, (i64, Option<u64>)>,
+    pending: HashMap<u64, (i64, Option<u64>), FastHash>,
     exemplars: Vec<RefExemplar>,
     metadata: Vec<RefMetadata>,
     buf: Vec<u8>,
@@ -41,7 +41,7 @@ impl HeadAppender {
             head,
             new_series: Vec::new(),
             samples: Vec::new(),
-            pending: HashMap::new(),
+            pending: HashMap::default(),
             exemplars: Vec::new(),
             metadata: Vec::new(),
             buf: Vec::new(),

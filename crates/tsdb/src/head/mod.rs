@@ -66,10 +66,10 @@ impl Default for HeadOptions {
 /// one multiply spreads them over every bit. (Keys alone would not do: the
 /// shard is chosen from the low bits, so all keys of a shard share them,
 /// and the table's buckets are chosen from the low bits too.)
-type FastHash = BuildHasherDefault<MixHasher>;
+pub(crate) type FastHash = BuildHasherDefault<MixHasher>;
 
 #[derive(Default)]
-struct MixHasher(u64);
+pub(crate) struct MixHasher(u64);
 
 impl Hasher for MixHasher {
     fn finish(&self) -> u64 {

@@ -194,7 +194,7 @@ impl HeadQuerier {
         self.matching(matchers)
             .into_iter()
             .filter_map(|r| self.head.series_by_ref(r))
-            .filter(|s| !s.lock().chunks(self.mint, self.maxt, self.head.disk()).is_empty())
+            .filter(|s| s.lock().has_samples_in(self.mint, self.maxt))
             .map(|s| s.labels.clone())
             .collect()
     }

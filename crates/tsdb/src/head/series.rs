@@ -176,6 +176,13 @@ impl SeriesData {
         out
     }
 
+    /// Whether any chunk overlaps `[mint, maxt]`, without reading a chunk.
+    pub fn has_samples_in(&self, mint: i64, maxt: i64) -> bool {
+        let overlaps = |min: i64, max: i64| max >= mint && min <= maxt;
+        self.full.iter().any(|c| overlaps(c.min_time, c.max_time))
+            || self.open.as_ref().is_some_and(|o| matches!((o.min_time(), o.max_time()), (Some(a), Some(b)) if overlaps(a, b)))
+    }
+
     /// Drops chunks that end before `mint`; returns how many went.
     pub fn truncate_before(&mut self, mint: i64) -> usize {
         let before = self.full.len();
