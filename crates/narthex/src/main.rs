@@ -9,6 +9,7 @@ mod check;
 mod flags;
 mod logging;
 mod process;
+mod ready_storage;
 mod reload;
 mod run_group;
 
@@ -36,7 +37,7 @@ const STOP_GRACE: Duration = Duration::from_secs(4);
 
 /// Components of Prometheus not built yet; announced at start-up so that
 /// nobody mistakes their absence for an empty result.
-const NOT_YET: &str = "persistent blocks (the head and its WAL only), service discovery, scraping, rules, notifier, query API";
+const NOT_YET: &str = "persistent blocks (the head and its WAL only), service discovery other than static_configs, rules, notifier, query API";
 
 fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
@@ -83,14 +84,44 @@ async fn serve(flags: &ServerFlags, matches: &clap::ArgMatches, mode: Mode) -> a
     let mut reloader = Reloader::new(flags.config_file.clone(), mode, &mut registry);
     let head_metrics = tsdb::head::HeadMetrics::new(Some(&mut registry));
 
+    let scrape_metrics = scrape::ScrapeMetrics::new(Some(&mut registry));
+
     let config_yaml = Arc::new(std::sync::RwLock::new(String::new()));
     let shown = config_yaml.clone();
     reloader.register(
         "web",
-        Box::new(move |cfg| {
+        reload::sync_applier(move |cfg| {
             let mut y = shown.write().map_err(|_| "config display lock poisoned".to_owned())?;
             *y = cfg.to_yaml();
             Ok(())
+        }),
+    );
+
+    let storage = ready_storage::ReadyStorage::default();
+    // Cancelled only when the server stops, so that loops then end without
+    // staleness markers (a restart carries on where this run stopped).
+    let scrape_shutdown = CancellationToken::new();
+    let scrape_manager = Arc::new(scrape::Manager::new(scrape::PoolEnv {
+        appendable: Arc::new(storage.clone()),
+        metrics: scrape_metrics,
+        buffers: scrape::scrape_loop::BufferPool::default(),
+        shutdown: scrape_shutdown.clone(),
+        offset_seed: offset_seed(),
+        user_agent: format!("Prometheus/{VERSION} (narthex)"),
+        extra_metrics: flags.enable_feature.iter().any(|f| f.split(',').any(|f| f == "extra-scrape-metrics")),
+    }));
+    let manager = scrape_manager.clone();
+    reloader.register(
+        "scrape",
+        Box::new(move |cfg| {
+            let manager = manager.clone();
+            Box::pin(async move {
+                let applied = manager.apply_config(&cfg).await.map_err(|e| e.to_string());
+                // Static targets until the discovery manager takes them over.
+                let groups = cfg.scrape_configs.iter().map(|sc| (sc.job_name.clone(), discovery::targetgroup::static_groups(sc))).collect();
+                manager.sync(groups).await;
+                applied
+            })
         }),
     );
 
@@ -107,7 +138,14 @@ async fn serve(flags: &ServerFlags, matches: &clap::ArgMatches, mode: Mode) -> a
         version: VERSION,
         agent: flags.agent,
     };
-    let handles = web::Handles { ready: ready.clone(), reload: reload_tx, quit: quit.clone(), registry: Arc::new(registry), config_yaml };
+    let handles = web::Handles {
+        ready: ready.clone(),
+        reload: reload_tx,
+        quit: quit.clone(),
+        registry: Arc::new(registry),
+        config_yaml,
+        scrape: Some(scrape_manager.clone()),
+    };
 
     let mut group = RunGroup::new(STOP_GRACE);
     let head_opts = tsdb::head::HeadOptions {
@@ -140,11 +178,24 @@ async fn serve(flags: &ServerFlags, matches: &clap::ArgMatches, mode: Mode) -> a
         let wal_dir = head_opts.wal_dir.clone().unwrap_or_default();
         tracing::info!(component = "tsdb", path = %wal_dir.display(), "Replaying WAL, this may take a while");
         let head = tokio::task::spawn_blocking(move || tsdb::head::Head::open(head_opts, head_metrics)).await??;
+        storage.set(head.clone());
         tracing::info!(component = "tsdb", "TSDB started");
         started.up();
         token.cancelled().await;
         tokio::task::spawn_blocking(move || head.close()).await??;
         tracing::info!(component = "tsdb", "TSDB closed");
+        Ok(())
+    });
+
+    // Loops start with the first config (applied by the reloader, next);
+    // on stop they end before storage closes, without staleness markers.
+    group.add("scrape", move |token, started| async move {
+        tracing::info!(component = "scrape manager", "Starting scrape manager...");
+        started.up();
+        token.cancelled().await;
+        scrape_shutdown.cancel();
+        scrape_manager.stop().await;
+        tracing::info!(component = "scrape manager", "Scrape manager stopped");
         Ok(())
     });
 
@@ -200,4 +251,12 @@ async fn serve(flags: &ServerFlags, matches: &clap::ArgMatches, mode: Mode) -> a
         (_, Ok(())) => anyhow::bail!("some components did not stop cleanly"),
         (name, Err(e)) => Err(e.context(format!("{name} failed"))),
     }
+}
+
+/// Spreads scrape offsets differently on each host (Prometheus hashes its
+/// external labels and hostname), so that two servers scraping the same
+/// targets do not hit them at the same instant.
+fn offset_seed() -> u64 {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    host.trim().bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }

@@ -12,8 +12,19 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 /// A component's way of taking a new config. It compares against what it
-/// runs now and changes only what differs.
-pub type ApplyFn = Box<dyn Fn(&Arc<Config>) -> Result<(), String> + Send + Sync>;
+/// runs now and changes only what differs; it may wait (a scrape pool
+/// waits for its old loops to hand over).
+pub type ApplyFn = Box<dyn Fn(Arc<Config>) -> ApplyFuture + Send + Sync>;
+
+pub type ApplyFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>;
+
+/// An applier that needs no waiting.
+pub fn sync_applier(f: impl Fn(&Config) -> Result<(), String> + Send + Sync + 'static) -> ApplyFn {
+    Box::new(move |cfg| {
+        let r = f(&cfg);
+        Box::pin(std::future::ready(r))
+    })
+}
 
 /// The config in force and the components it is handed to.
 pub struct Reloader {
@@ -65,7 +76,7 @@ impl Reloader {
             // Every component gets the new config even if an earlier one
             // refused it, as in Prometheus: a half-applied config is better
             // than components out of step with each other.
-            if let Err(e) = apply(&cfg) {
+            if let Err(e) = apply(cfg.clone()).await {
                 tracing::error!(component = *name, err = %e, "Failed to apply configuration");
                 failed.get_or_insert(format!(
                     "one or more errors occurred while applying the new configuration (--config.file={:?}): {e}",
@@ -106,7 +117,7 @@ mod tests {
         let s = seen.clone();
         r.register(
             "test",
-            Box::new(move |c| {
+            sync_applier(move |c| {
                 s.lock().unwrap().push(c.scrape_configs[0].job_name.clone());
                 Ok(())
             }),

@@ -129,3 +129,88 @@ fn example_config_is_valid_for_promtool() {
     assert_eq!(exit_code(Command::new("promtool").args(["check", "config"]).arg(&example)), 0);
     assert_eq!(exit_code(Command::new(env!("CARGO_BIN_EXE_narthex")).args(["check", "config"]).arg(&example)), 0);
 }
+
+/// Polls `cond` on a fresh GET of `path` until it holds or a minute passes.
+fn wait_for(port: u16, path: &str, what: &str, cond: impl Fn(&str) -> bool) -> String {
+    let start = Instant::now();
+    loop {
+        let body = http_get(port, path).unwrap_or_default();
+        if cond(&body) {
+            return body;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "{what}: last answer from {path}:\n{body:.2000}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// Narthex scrapes a real node_exporter; then real Prometheus opens the
+/// data directory narthex wrote and finds the scraped series, with their
+/// labels, and `up` = 1.
+#[test]
+#[ignore = "needs Debian's prometheus and prometheus-node-exporter; run by scripts/interop.sh"]
+fn narthex_scrapes_node_exporter_and_prometheus_reads_the_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let exporter_port = free_port();
+    let _exporter = Killed(
+        Command::new("prometheus-node-exporter")
+            .arg(format!("--web.listen-address=127.0.0.1:{exporter_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start Debian's prometheus-node-exporter"),
+    );
+    let ours = free_port();
+    let cfg = dir.path().join("narthex.yml");
+    std::fs::write(&cfg, format!("global: {{scrape_interval: 1s, scrape_timeout: 1s}}\nscrape_configs:\n  - job_name: node\n    static_configs: [{{targets: ['127.0.0.1:{exporter_port}']}}]\n")).unwrap();
+    let data = dir.path().join("data");
+    let mut narthex = Killed(
+        Command::new(env!("CARGO_BIN_EXE_narthex"))
+            .arg(format!("--config.file={}", cfg.display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{ours}"))
+            .arg(format!("--storage.tsdb.path={}", data.display()))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start narthex"),
+    );
+    let targets = wait_for(ours, "/api/v1/targets", "the node target never came up", |b| b.contains(r#""health":"up""#));
+    assert!(targets.contains(r#""lastError":"""#), "{targets}");
+    assert!(targets.contains(&format!(r#""scrapeUrl":"http://127.0.0.1:{exporter_port}/metrics""#)), "{targets}");
+    wait_for(ours, "/api/v1/targets/metadata?metric=node_cpu_seconds_total", "no metadata for node_cpu_seconds_total", |b| {
+        b.contains(r#""type":"counter""#) && b.contains(r#""job":"node""#)
+    });
+    // A few more scrapes, then a clean stop that flushes the WAL.
+    std::thread::sleep(Duration::from_secs(3));
+    let pid = narthex.0.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let status = narthex.0.wait().unwrap();
+    assert!(status.success(), "narthex did not stop cleanly: {status}");
+
+    let theirs = free_port();
+    let prom_cfg = dir.path().join("prometheus.yml");
+    std::fs::write(&prom_cfg, "scrape_configs: []\n").unwrap();
+    let _prom = Killed(
+        Command::new("prometheus")
+            .arg(format!("--config.file={}", prom_cfg.display()))
+            .arg(format!("--storage.tsdb.path={}", data.display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{theirs}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start Debian's prometheus"),
+    );
+    wait_for(theirs, "/-/ready", "Prometheus did not open narthex's data", |b| b.contains("Ready"));
+    let cpu = wait_for(theirs, "/api/v1/query?query=node_cpu_seconds_total%7Bmode%3D%22idle%22%7D", "no node_cpu_seconds_total", |b| {
+        b.contains(r#""status":"success""#) && b.contains(r#""cpu":"0""#)
+    });
+    let v: serde_json::Value = serde_json::from_str(&cpu).unwrap();
+    let metric = &v["data"]["result"][0]["metric"];
+    assert_eq!(metric["job"], "node", "{cpu}");
+    assert_eq!(metric["instance"], format!("127.0.0.1:{exporter_port}"), "{cpu}");
+    assert_eq!(metric["mode"], "idle", "{cpu}");
+    let up = wait_for(theirs, "/api/v1/query?query=up", "no up series", |b| b.contains(r#""job":"node""#));
+    assert!(up.contains(r#""1"]"#), "up is not 1: {up}");
+    let samples = wait_for(theirs, "/api/v1/query?query=count_over_time(up%5B1h%5D)", "no up samples", |b| b.contains("\"value\""));
+    let v: serde_json::Value = serde_json::from_str(&samples).unwrap();
+    let n: f64 = v["data"]["result"][0]["value"][1].as_str().unwrap().parse().unwrap();
+    assert!(n >= 3.0, "expected several scrapes of up, got {n}");
+}

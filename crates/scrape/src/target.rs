@@ -3,9 +3,12 @@
 //! `__`-labels, target relabeling runs, then the result is checked and
 //! completed (`instance` defaults to the address, `__meta_*` go away).
 
+use std::sync::{Arc, Mutex};
+
 use config::ScrapeConfig;
 use config::duration::Duration;
-use model::{Labels, LabelsBuilder};
+use model::{Labels, LabelsBuilder, Metadata};
+use xxhash_rust::xxh3::xxh3_64;
 
 pub const ADDRESS: &str = "__address__";
 pub const SCHEME: &str = "__scheme__";
@@ -150,6 +153,135 @@ fn encode(s: &str) -> String {
     out
 }
 
+/// A target's health as the targets page shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Health {
+    #[default]
+    Unknown,
+    Up,
+    Down,
+}
+
+impl Health {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Unknown => "unknown",
+            Health::Up => "up",
+            Health::Down => "down",
+        }
+    }
+}
+
+/// The outcome of a target's last scrape.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LastScrape {
+    pub health: Health,
+    pub error: String,
+    /// Scrape timestamp in ms since the epoch; 0 before the first scrape.
+    pub at_ms: i64,
+    pub duration: std::time::Duration,
+}
+
+/// What the loop of a target publishes for the API: written once per
+/// scrape, read by API requests.
+#[derive(Debug, Default)]
+pub struct TargetState {
+    last: Mutex<LastScrape>,
+    metadata: Mutex<Arc<Vec<(String, Metadata)>>>,
+}
+
+impl TargetState {
+    pub fn record(&self, err: Option<String>, at_ms: i64, duration: std::time::Duration) {
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        last.health = if err.is_some() { Health::Down } else { Health::Up };
+        last.error = err.unwrap_or_default();
+        last.at_ms = at_ms;
+        last.duration = duration;
+    }
+
+    pub fn last(&self) -> LastScrape {
+        self.last.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn set_metadata(&self, m: Vec<(String, Metadata)>) {
+        *self.metadata.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(m);
+    }
+
+    /// Metric family metadata from the last scrape, sorted by family name.
+    pub fn metadata(&self) -> Arc<Vec<(String, Metadata)>> {
+        self.metadata.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// An active target: its labels (reserved ones included), what discovery
+/// said before relabeling, and its live state.
+#[derive(Debug)]
+pub struct Target {
+    pub labels: Labels,
+    pub discovered: Labels,
+    pub scrape_url: String,
+    pub interval: std::time::Duration,
+    pub timeout: std::time::Duration,
+    pub state: Arc<TargetState>,
+    hash: u64,
+}
+
+impl Target {
+    /// Builds an active target from populated labels; interval and timeout
+    /// come from the (already checked) `__scrape_*__` labels.
+    pub fn new(labels: Labels, discovered: Labels, cfg: &ScrapeConfig) -> Target {
+        let interval = labels.get(SCRAPE_INTERVAL).parse::<Duration>().unwrap_or(cfg.scrape_interval).as_std();
+        let timeout = labels.get(SCRAPE_TIMEOUT).parse::<Duration>().unwrap_or(cfg.scrape_timeout).as_std();
+        let scrape_url = scrape_url(&labels, cfg);
+        let hash = xxh3_64(labels.as_bytes()) ^ xxh3_64(scrape_url.as_bytes());
+        Target { labels, discovered, scrape_url, interval, timeout, state: Arc::default(), hash }
+    }
+
+    /// Identifies the target within its pool: equal labels and URL are one
+    /// target, however many times discovery lists it.
+    pub fn hash(&self) -> u64 {
+        self.hash
+    }
+
+    /// The delay before this target's first scrape, so that a pool's
+    /// targets spread evenly over the interval and a target keeps the same
+    /// phase across restarts (`seed` differs per server, so that HA pairs
+    /// do not scrape in lockstep).
+    pub fn offset(&self, seed: u64, now: std::time::SystemTime) -> std::time::Duration {
+        let interval = self.interval.as_nanos().max(1) as u64;
+        let now = now.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+        let base = interval - now % interval;
+        let mut next = base + (self.hash ^ seed) % interval;
+        if next >= interval {
+            next -= interval;
+        }
+        std::time::Duration::from_nanos(next)
+    }
+}
+
+/// Go's `time.Duration.String()` for whole milliseconds (`15s`, `1m0s`,
+/// `1h30m0s`, `500ms`), which Prometheus uses as the `interval` label.
+pub fn go_duration(d: std::time::Duration) -> String {
+    let ms = d.as_millis();
+    if ms == 0 {
+        return "0s".into();
+    }
+    if ms < 1000 {
+        return format!("{ms}ms");
+    }
+    let (h, m) = (ms / 3_600_000, ms / 60_000 % 60);
+    let secs = (ms % 60_000) as f64 / 1000.0;
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if h > 0 || m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    out.push_str(&format!("{secs}s"));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,6 +301,35 @@ mod tests {
             Ok(Populated::Active(l)) => l,
             other => panic!("not active: {other:?}"),
         }
+    }
+
+    #[test]
+    fn go_duration_strings() {
+        let s = std::time::Duration::from_secs;
+        assert_eq!(go_duration(s(15)), "15s");
+        assert_eq!(go_duration(s(60)), "1m0s");
+        assert_eq!(go_duration(s(5400)), "1h30m0s");
+        assert_eq!(go_duration(std::time::Duration::from_millis(1500)), "1.5s");
+        assert_eq!(go_duration(std::time::Duration::from_millis(500)), "500ms");
+    }
+
+    #[test]
+    fn offsets_spread_within_the_interval_and_keep_their_phase() {
+        let cfg = job("");
+        let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        let mut phases = Vec::new();
+        for i in 0..100 {
+            let labels = active(populate_labels(&l(&[(ADDRESS, &format!("h{i}:1"))]), &Labels::empty(), &cfg));
+            let t = Target::new(labels, Labels::empty(), &cfg);
+            let off = t.offset(7, now);
+            assert!(off < t.interval);
+            // One interval later the target is at the same point of its cycle.
+            assert_eq!(t.offset(7, now + t.interval), off);
+            phases.push(off.as_secs());
+        }
+        phases.sort_unstable();
+        phases.dedup();
+        assert!(phases.len() > 8, "offsets should spread over the 15 s: {phases:?}");
     }
 
     #[test]

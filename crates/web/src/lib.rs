@@ -22,6 +22,9 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+mod selector;
+mod targets;
+
 /// A request to reload the configuration, answered with the outcome.
 #[derive(Debug)]
 pub struct ReloadRequest {
@@ -61,6 +64,9 @@ pub struct Handles {
     pub registry: Arc<Registry>,
     /// The config in force, as YAML with secrets hidden.
     pub config_yaml: Arc<std::sync::RwLock<String>>,
+    /// The scrape manager, for the targets API (absent in tests that do
+    /// not scrape).
+    pub scrape: Option<Arc<scrape::Manager>>,
 }
 
 struct AppState {
@@ -119,6 +125,8 @@ fn router(opts: Options, handles: Handles) -> Router {
         .route("/api/v1/status/config", get(status_config))
         .route("/api/v1/status/flags", get(status_flags))
         .route("/api/v1/status/buildinfo", get(status_buildinfo))
+        .route("/api/v1/targets", get(targets::targets))
+        .route("/api/v1/targets/metadata", get(targets::targets_metadata))
         .with_state(state);
     if prefix.is_empty() { routes } else { Router::new().nest(&prefix, routes) }
 }
@@ -202,6 +210,20 @@ struct Success<T: Serialize> {
 
 fn api<T: Serialize>(data: T) -> Response {
     axum::Json(Success { status: "success", data }).into_response()
+}
+
+/// Prometheus's error envelope.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Failure<'a> {
+    status: &'static str,
+    error_type: &'static str,
+    error: &'a str,
+}
+
+/// A request the API refuses (HTTP 400, `bad_data`).
+fn bad_data(error: &str) -> Response {
+    (StatusCode::BAD_REQUEST, axum::Json(Failure { status: "error", error_type: "bad_data", error })).into_response()
 }
 
 async fn status_config(State(s): State<Arc<AppState>>) -> Response {

@@ -1,0 +1,146 @@
+//! The scrape engine through the binary: narthex scrapes itself and a dead
+//! address, and `/api/v1/targets`, `/api/v1/targets/metadata` and the
+//! scrape self-metrics show it in Prometheus's shapes.
+#![allow(clippy::unwrap_used)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap()
+}
+
+fn get(port: u16, path: &str) -> (u16, String) {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return (0, String::new()) };
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let code = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (code, text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default())
+}
+
+fn json(port: u16, path: &str) -> Value {
+    let (code, body) = get(port, path);
+    assert_eq!(code, 200, "{path}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
+}
+
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < Duration::from_secs(30), "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn targets_and_metadata_apis() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let dead = free_port();
+    let cfg = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "global: {{scrape_interval: 500ms, scrape_timeout: 400ms}}
+scrape_configs:
+  - job_name: self
+    static_configs: [{{targets: ['127.0.0.1:{port}'], labels: {{env: test}}}}]
+  - job_name: dead
+    relabel_configs:
+      - source_labels: [__address__]
+        regex: 'drop-me:.*'
+        action: drop
+    static_configs: [{{targets: ['127.0.0.1:{dead}', 'drop-me:1']}}]
+"
+        ),
+    )
+    .unwrap();
+    let _server = Server(
+        Command::new(env!("CARGO_BIN_EXE_narthex"))
+            .arg(format!("--config.file={}", cfg.display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("both targets scraped", || {
+        let (_, body) = get(port, "/api/v1/targets");
+        let v: Value = serde_json::from_str(&body).unwrap_or_default();
+        let active = v["data"]["activeTargets"].as_array().cloned().unwrap_or_default();
+        active.len() == 2 && active.iter().all(|t| t["health"] != "unknown")
+    });
+    let v = json(port, "/api/v1/targets");
+    assert_eq!(v["status"], "success");
+    let active = v["data"]["activeTargets"].as_array().unwrap();
+    let me = active.iter().find(|t| t["scrapePool"] == "self").unwrap();
+    assert_eq!(me["health"], "up", "{me}");
+    assert_eq!(me["lastError"], "");
+    assert_eq!(me["labels"], serde_json::json!({"env": "test", "instance": format!("127.0.0.1:{port}"), "job": "self"}));
+    assert_eq!(me["discoveredLabels"]["__address__"], format!("127.0.0.1:{port}"));
+    assert_eq!(me["discoveredLabels"]["__scrape_interval__"], "500ms");
+    assert_eq!(me["scrapeUrl"], format!("http://127.0.0.1:{port}/metrics"));
+    assert_eq!((me["scrapeInterval"].as_str(), me["scrapeTimeout"].as_str()), (Some("500ms"), Some("400ms")));
+    assert!(me["lastScrape"].as_str().unwrap().ends_with('Z'), "{me}");
+    assert!(me["lastScrapeDuration"].as_f64().unwrap() > 0.0);
+    let down = active.iter().find(|t| t["scrapePool"] == "dead").unwrap();
+    assert_eq!(down["health"], "down");
+    assert!(down["lastError"].as_str().unwrap().contains("connection refused"), "{down}");
+
+    let dropped = v["data"]["droppedTargets"].as_array().unwrap();
+    assert_eq!(dropped.len(), 1);
+    assert_eq!(dropped[0]["discoveredLabels"]["__address__"], "drop-me:1");
+    assert_eq!(dropped[0]["scrapePool"], "dead");
+    assert_eq!(v["data"]["droppedTargetCounts"], serde_json::json!({"dead": 1, "self": 0}));
+
+    let only_dropped = json(port, "/api/v1/targets?state=dropped");
+    assert_eq!(only_dropped["data"]["activeTargets"], serde_json::json!([]));
+    assert_eq!(only_dropped["data"]["droppedTargets"].as_array().unwrap().len(), 1);
+    let pool = json(port, "/api/v1/targets?scrapePool=self");
+    assert_eq!(pool["data"]["activeTargets"].as_array().unwrap().len(), 1);
+
+    let md = json(port, "/api/v1/targets/metadata?metric=prometheus_config_last_reload_successful");
+    let entries = md["data"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{md}");
+    assert_eq!(entries[0]["type"], "gauge");
+    assert_eq!(entries[0]["help"], "Whether the last configuration reload attempt was successful.");
+    assert_eq!(entries[0]["target"]["job"], "self");
+    assert!(entries[0].get("metric").is_none(), "metric is omitted when asked for");
+    let all = json(port, "/api/v1/targets/metadata?match_target=%7Bjob%3D%22self%22%7D&limit=2");
+    assert_eq!(all["data"].as_array().unwrap().len(), 2);
+    assert!(all["data"][0]["metric"].is_string());
+    let (code, body) = get(port, "/api/v1/targets/metadata?match_target=%7Bjob%3D");
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains(r#""errorType":"bad_data""#), "{body}");
+
+    // The scrape engine's own metrics, under Prometheus's names (intervals
+    // need two scrapes of a target).
+    wait_for("interval summary", || get(port, "/metrics").1.contains("prometheus_target_interval_length_seconds{"));
+    let (_, metrics) = get(port, "/metrics");
+    for name in [
+        "prometheus_target_scrape_pool_targets{scrape_job=\"self\"} 1",
+        "prometheus_target_scrape_pools_total 2",
+        "prometheus_target_interval_length_seconds{interval=\"500ms\",quantile=\"0.99\"}",
+        "prometheus_target_scrapes_exceeded_sample_limit_total 0",
+        "prometheus_target_sync_length_seconds{scrape_job=\"self\",quantile=\"0.5\"}",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from /metrics");
+    }
+}
