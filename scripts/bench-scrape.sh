@@ -16,7 +16,8 @@ SERIES=${SERIES:-200}
 DURATION=${DURATION:-600}
 INTERVAL=${INTERVAL:-15s}
 
-cargo build --release --locked -p narthex -p narthex-scrape --example loadgen >&2
+cargo build --release --locked -p narthex >&2
+cargo build --release --locked -p narthex-scrape --example loadgen >&2
 bin=target/release
 work=$(mktemp -d /tmp/narthex-bench.XXXXXX)
 pids=()
@@ -55,7 +56,8 @@ health() {
 import json, sys
 t = json.load(sys.stdin)["data"]["activeTargets"]
 up = sum(1 for x in t if x["health"] == "up")
-print(f"{up}/{len(t)} up, slowest last scrape {max((x[\"lastScrapeDuration\"] for x in t), default=0):.3f}s")'
+slowest = max((x["lastScrapeDuration"] for x in t), default=0)
+print(f"{up}/{len(t)} up, slowest last scrape {slowest:.3f}s")'
 }
 interval99() {
     curl -s "http://127.0.0.1:$1/metrics" | awk -v iv="$INTERVAL" '/^prometheus_target_interval_length_seconds\{/ && /quantile="0.99"/ && $0 ~ "interval=\""iv"\"" { print $NF }'

@@ -321,7 +321,7 @@ impl ScrapePool {
             HttpScraper { client: shared.client.clone(), url, headers, timeout: target.timeout, body_size_limit: shared.cfg.body_size_limit.0.max(0) as u64 };
         let cx = LoopContext {
             appending: Appending::new(shared.append.clone(), public_labels(&target.labels), self.env.metrics.clone()),
-            appender: self.env.appendable.appender(),
+            appendable: self.env.appendable.clone(),
             cache,
             state: target.state.clone(),
             interval: target.interval,

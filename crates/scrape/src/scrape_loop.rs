@@ -532,7 +532,10 @@ impl ForcedError {
 /// Everything one loop needs besides its scraper.
 pub struct LoopContext {
     pub appending: Appending,
-    pub appender: Box<dyn Appender>,
+    /// Each scrape takes a fresh appender and drops it after the commit:
+    /// kept per loop, ten thousand appenders' batch buffers would stay
+    /// allocated between scrapes.
+    pub appendable: Arc<dyn storage::Appendable>,
     pub cache: ScrapeCache,
     pub state: Arc<TargetState>,
     pub interval: Duration,
@@ -618,7 +621,8 @@ pub async fn run<S: Scraper>(
     if !end_of_run.load(std::sync::atomic::Ordering::Acquire) {
         return LoopExit { cache: cx.cache };
     }
-    let app = cx.appender.as_mut();
+    let mut appender = cx.appendable.appender();
+    let app = appender.as_mut();
     let res = cx.appending.append_end_of_run(app, &mut cx.cache, stale_ts).and_then(|_| cx.appending.report_stale(app, &mut refs, stale_ts));
     match res.and_then(|_| app.commit().map_err(|e| ScrapeError::Storage(e.to_string()))) {
         Ok(()) => {}
@@ -649,7 +653,8 @@ async fn scrape_once<S: Scraper>(scraper: &S, cx: &mut LoopContext, refs: &mut R
             }
         }
     };
-    let app = cx.appender.as_mut();
+    let mut appender = cx.appendable.appender();
+    let app = appender.as_mut();
     let mut stats = AppendStats::default();
     let body_size = buf.len();
     let result = match fetched {

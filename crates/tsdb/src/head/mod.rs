@@ -10,6 +10,7 @@ mod appender;
 mod metrics;
 mod postings;
 mod querier;
+mod refs;
 mod series;
 
 use std::collections::HashMap;
@@ -100,7 +101,6 @@ fn label_hash(l: &Labels) -> u64 {
 /// in a side table, instead of a one-element vector per series.
 #[derive(Default)]
 struct Shard {
-    by_ref: HashMap<u64, Arc<MemSeries>, FastHash>,
     by_hash: HashMap<u64, Arc<MemSeries>, FastHash>,
     collisions: HashMap<u64, Vec<Arc<MemSeries>>, FastHash>,
 }
@@ -148,6 +148,7 @@ impl Shard {
 pub struct Head {
     opts: HeadOptions,
     shards: Vec<RwLock<Shard>>,
+    refs: refs::RefTable,
     postings: RwLock<MemPostings>,
     next_ref: AtomicU64,
     min_time: AtomicI64,
@@ -188,6 +189,7 @@ impl Head {
     pub fn open(opts: HeadOptions, metrics: HeadMetrics) -> Result<Arc<Head>, HeadError> {
         let mut head = Head {
             shards: (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect(),
+            refs: refs::RefTable::default(),
             postings: RwLock::new(MemPostings::default()),
             next_ref: AtomicU64::new(1),
             min_time: AtomicI64::new(i64::MAX),
@@ -374,8 +376,7 @@ impl Head {
     }
 
     pub fn series_by_ref(&self, r: u64) -> Option<Arc<MemSeries>> {
-        let shard = self.shard(r).read().unwrap_or_else(|p| p.into_inner());
-        shard.by_ref.get(&r).cloned()
+        self.refs.get(r)
     }
 
     fn series_by_labels(&self, hash: u64, labels: &Labels) -> Option<Arc<MemSeries>> {
@@ -413,7 +414,7 @@ impl Head {
             shard.add(hash, s.clone());
             s
         };
-        self.shard(r).write().unwrap_or_else(|p| p.into_inner()).by_ref.insert(r, series.clone());
+        self.refs.insert(r, series.clone());
         self.postings.write().unwrap_or_else(|p| p.into_inner()).add(r, &series.labels);
         self.metrics.series.inc();
         self.metrics.series_created.inc();
@@ -464,7 +465,7 @@ impl Head {
     }
 
     pub fn num_series(&self) -> usize {
-        self.shards.iter().map(|s| s.read().unwrap_or_else(|p| p.into_inner()).by_ref.len()).sum()
+        self.refs.len()
     }
 
     /// Smallest sample timestamp, `i64::MAX` when empty.
@@ -493,29 +494,27 @@ impl Head {
         self.min_valid_time.fetch_max(mint, Ordering::Relaxed);
         let mut gone: Vec<(u64, Labels, u64)> = Vec::new();
         let mut chunks_removed = 0;
-        for shard in &self.shards {
-            let shard = shard.read().unwrap_or_else(|p| p.into_inner());
-            for s in shard.by_ref.values() {
-                let mut data = s.lock();
-                chunks_removed += data.truncate_before(mint);
-                if data.is_empty() {
-                    gone.push((s.r, s.labels.clone(), label_hash(&s.labels)));
-                }
+        self.refs.for_each(|s| {
+            let mut data = s.lock();
+            chunks_removed += data.truncate_before(mint);
+            if data.is_empty() {
+                gone.push((s.r, s.labels.clone(), label_hash(&s.labels)));
             }
-        }
+        });
         for (r, labels, hash) in &gone {
-            self.shard(*r).write().unwrap_or_else(|p| p.into_inner()).by_ref.remove(r);
+            self.refs.remove(*r);
             self.shard(*hash).write().unwrap_or_else(|p| p.into_inner()).remove(*hash, labels);
         }
         let mut refs: Vec<u64> = gone.iter().map(|g| g.0).collect();
         refs.sort_unstable();
         let by_ref: HashMap<u64, Labels> = gone.into_iter().map(|(r, l, _)| (r, l)).collect();
         self.postings.write().unwrap_or_else(|p| p.into_inner()).delete(&refs, |r| by_ref.get(&r).cloned());
-        let new_min = self
-            .shards
-            .iter()
-            .flat_map(|s| s.read().unwrap_or_else(|p| p.into_inner()).by_ref.values().filter_map(|s| s.lock().min_time()).collect::<Vec<_>>())
-            .min();
+        let mut new_min: Option<i64> = None;
+        self.refs.for_each(|s| {
+            if let Some(t) = s.lock().min_time() {
+                new_min = Some(new_min.map_or(t, |m| m.min(t)));
+            }
+        });
         self.min_time.store(new_min.unwrap_or(i64::MAX), Ordering::Relaxed);
         self.metrics.series.dec_by(refs.len() as i64);
         self.metrics.series_removed.inc_by(refs.len() as u64);
