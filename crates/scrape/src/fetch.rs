@@ -48,7 +48,10 @@ impl Scraper for HttpScraper {
             return Err(fetch(httpclient::status_error(resp.status())));
         }
         let content_type = resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-        httpclient::read_body(resp, self.body_size_limit, buf, deadline).await.map_err(fetch)?;
+        httpclient::read_body(resp, self.body_size_limit, buf, deadline).await.map_err(|e| match e {
+            httpclient::ClientError::BodySizeLimit => ScrapeError::BodySizeLimit,
+            e => fetch(e),
+        })?;
         Ok(content_type)
     }
 }

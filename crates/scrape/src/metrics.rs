@@ -24,6 +24,7 @@ pub(crate) fn job_label(job: &str) -> Vec<(String, String)> {
 #[derive(Debug, Clone, Default)]
 pub struct ScrapeMetrics {
     pub exceeded_sample_limit: Counter,
+    pub exceeded_body_size_limit: Counter,
     pub exceeded_label_limits: Counter,
     pub exceeded_target_limit: Counter,
     pub sample_out_of_order: Counter,
@@ -53,7 +54,8 @@ impl ScrapeMetrics {
             ..Default::default()
         };
         let Some(r) = registry else { return m };
-        let counters: [(&str, &str, &Counter); 11] = [
+        let counters: [(&str, &str, &Counter); 12] = [
+            ("prometheus_target_scrapes_exceeded_body_size_limit", "Total number of scrapes that hit the body size limit", &m.exceeded_body_size_limit),
             (
                 "prometheus_target_scrapes_exceeded_sample_limit",
                 "Total number of scrapes that hit the sample limit and were rejected.",

@@ -34,6 +34,9 @@ pub enum ScrapeError {
     Parse(#[from] textparse::ParseError),
     #[error("sample limit exceeded")]
     SampleLimit,
+    /// The body was larger than `body_size_limit` (Prometheus's wording).
+    #[error("body size limit exceeded")]
+    BodySizeLimit,
     #[error("{0}")]
     LabelLimit(String),
     #[error("missing metric name (__name__ label)")]
@@ -115,18 +118,40 @@ pub struct Appending {
     target: Labels,
     metrics: ScrapeMetrics,
     stale: Vec<(SeriesRef, Labels)>,
+    last_stats: AppendStats,
 }
 
 impl Appending {
     pub fn new(opts: AppendOptions, target: Labels, metrics: ScrapeMetrics) -> Self {
-        Appending { opts, target, metrics, stale: Vec::new() }
+        Appending { opts, target, metrics, stale: Vec::new(), last_stats: AppendStats::default() }
     }
 
     /// Appends the samples of `body` at scrape time `ts` (ms). On error the
     /// caller rolls the batch back and calls [`Appending::append_empty`].
     pub fn append(&mut self, app: &mut dyn Appender, cache: &mut ScrapeCache, body: &[u8], content_type: &str, ts: i64) -> Result<AppendStats, ScrapeError> {
-        let iter = cache.begin();
         let mut stats = AppendStats::default();
+        let r = self.append_counted(app, cache, body, content_type, ts, &mut stats);
+        self.last_stats = stats;
+        r.map(|()| stats)
+    }
+
+    /// The counts of the last [`Appending::append`], also when it failed:
+    /// a failed scrape still reports how many samples it had, as
+    /// Prometheus does.
+    pub fn last_stats(&self) -> AppendStats {
+        self.last_stats
+    }
+
+    fn append_counted(
+        &mut self,
+        app: &mut dyn Appender,
+        cache: &mut ScrapeCache,
+        body: &[u8],
+        content_type: &str,
+        ts: i64,
+        stats: &mut AppendStats,
+    ) -> Result<(), ScrapeError> {
+        let iter = cache.begin();
         let selected = textparse::parser_for(content_type, body, self.opts.fallback_protocol)?;
         if let Some(w) = &selected.warning {
             tracing::debug!(target_labels = %self.target, warning = %w, "Scrape content type fallback");
@@ -218,8 +243,7 @@ impl Appending {
             self.metrics.exceeded_sample_limit.inc();
             return Err(ScrapeError::SampleLimit);
         }
-        self.finish(app, cache, ts)?;
-        Ok(stats)
+        self.finish(app, cache, ts)
     }
 
     fn append_exemplar(&self, app: &mut dyn Appender, r: SeriesRef, labels: &Labels, mut ex: model::Exemplar, t: i64) {
@@ -657,6 +681,9 @@ async fn scrape_once<S: Scraper>(scraper: &S, cx: &mut LoopContext, refs: &mut R
     let app = appender.as_mut();
     let mut stats = AppendStats::default();
     let body_size = buf.len();
+    if let Err(ScrapeError::BodySizeLimit) = &fetched {
+        cx.metrics.exceeded_body_size_limit.inc();
+    }
     let result = match fetched {
         Ok(content_type) => match cx.appending.append(app, &mut cx.cache, &buf, &content_type, ts) {
             Ok(s) => {
@@ -667,6 +694,7 @@ async fn scrape_once<S: Scraper>(scraper: &S, cx: &mut LoopContext, refs: &mut R
                 // Nothing of a failed scrape is kept, but its counts are
                 // reported, as Prometheus does.
                 let _ = app.rollback();
+                stats = cx.appending.last_stats();
                 Err(e)
             }
         },

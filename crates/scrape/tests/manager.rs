@@ -230,3 +230,21 @@ async fn relabeling_drops_targets_and_keeps_them_for_the_api() {
     r.shutdown.cancel();
     r.manager.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn body_and_sample_limits_from_the_config() {
+    let (a, _ea) = target("m 1\nn 2\nlonger_series_name_to_pass_the_limit 3\n").await;
+    let r = rig();
+    r.apply(&config(&[("big", &[&a], "  body_size_limit: 20B\n")])).await;
+    let t = r.manager.pools()["big"].active[0].clone();
+    eventually("body limit error", || t.state.last().error == "body size limit exceeded").await;
+    assert!(r.metrics.exceeded_body_size_limit.get() >= 1);
+    assert_eq!(r.last("up", &a), Some(0.0));
+
+    r.apply(&config(&[("big", &[&a], "  sample_limit: 2\n")])).await;
+    let t = r.manager.pools()["big"].active[0].clone();
+    eventually("sample limit error", || t.state.last().error == "sample limit exceeded").await;
+    assert_eq!(r.last("scrape_samples_post_metric_relabeling", &a), Some(3.0), "the report says how many there were");
+    r.shutdown.cancel();
+    r.manager.stop().await;
+}
