@@ -1,12 +1,11 @@
-//! The PromQL engine: parsing and evaluating Prometheus queries (this issue's
-//! first piece: the test-script parser).
+//! The PromQL engine: parsing and evaluating Prometheus queries. So far it
+//! holds the query parser ([`parser`]: lexer, syntax tree, Prometheus's
+//! type checks, errors with positions) and [`promqltest`], which reads
+//! Prometheus's PromQL test scripts (the `.test` files) into a typed form
+//! that a runner will execute once the evaluator exists.
 //!
-//! So far the crate holds only [`promqltest`], which reads Prometheus's
-//! PromQL test scripts (the `.test` files) into a typed form that a runner
-//! can later execute against storage. There is no PromQL expression parser
-//! or evaluator yet: the expressions in those scripts are kept as text.
-//!
-//! This crate must not depend on storage, scraping, config or HTTP; queries
-//! will reach data through the `storage` traits once the engine exists.
+//! This crate must not depend on scraping, config or HTTP; queries will
+//! reach data through the `storage` traits only.
 
+pub mod parser;
 pub mod promqltest;

@@ -1,0 +1,35 @@
+//! The PromQL parser: lexer, syntax tree and the type checks Prometheus
+//! makes before evaluating anything, with errors that carry a
+//! `line:column` position as Prometheus's do.
+//!
+//! Written here rather than taken from the `promql-parser` crate, whose
+//! errors carry no position and use their own wording; see
+//! `docs/adr/0002-promql-parser.md` for the measurement.
+
+pub mod ast;
+pub mod functions;
+mod lex;
+mod parse;
+
+pub use ast::{AggOp, At, BinOp, Cardinality, Expr, Span, ValueType, VectorMatching, VectorSelector};
+pub use parse::parse;
+
+/// A query that does not parse or does not type-check.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{line}:{col}: parse error: {msg}")]
+pub struct ParseError {
+    pub msg: String,
+    /// 1-based line and column (in characters) of the offending input.
+    pub line: usize,
+    pub col: usize,
+}
+
+impl ParseError {
+    pub(crate) fn at(input: &str, offset: usize, msg: String) -> Self {
+        let offset = offset.min(input.len());
+        let before = input.get(..offset).unwrap_or(input);
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        ParseError { msg, line, col }
+    }
+}
