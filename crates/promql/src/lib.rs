@@ -7,5 +7,6 @@
 //! This crate must not depend on scraping, config or HTTP; queries will
 //! reach data through the `storage` traits only.
 
+pub mod engine;
 pub mod parser;
 pub mod promqltest;
