@@ -155,6 +155,49 @@ fn starts_repeat(mut rest: impl Iterator<Item = char>) -> bool {
     false
 }
 
+/// Go's `Regexp.Expand`: `$name` takes the longest run of letters, digits
+/// and `_`; `${name}` is braced; an all-digit name without a leading zero
+/// is a group number, anything else a group name; unknown groups expand to
+/// nothing; `$$` is a `$`; a `$` that starts no valid reference stays.
+pub fn expand(template: &str, caps: &regex::Captures<'_>, re: &Regex) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i + 1..];
+        if let Some(r) = rest.strip_prefix('$') {
+            out.push('$');
+            rest = r;
+            continue;
+        }
+        let is_name = |c: char| c.is_alphanumeric() || c == '_';
+        let (name, consumed) = if let Some(inner) = rest.strip_prefix('{') {
+            match inner.find('}') {
+                Some(end) if end > 0 && inner[..end].chars().all(is_name) => (&inner[..end], end + 2),
+                _ => ("", 0),
+            }
+        } else {
+            let n: usize = rest.chars().take_while(|c| is_name(*c)).map(char::len_utf8).sum();
+            (&rest[..n], n)
+        };
+        if consumed == 0 || name.is_empty() {
+            out.push('$');
+            continue;
+        }
+        rest = &rest[consumed..];
+        let number = (name.bytes().all(|b| b.is_ascii_digit()) && !(name.starts_with('0') && name.len() > 1)).then(|| name.parse::<usize>().ok()).flatten();
+        let group = match number {
+            Some(n) => caps.get(n),
+            None => re.capture_names().position(|n| n == Some(name)).and_then(|i| caps.get(i)),
+        };
+        if let Some(m) = group {
+            out.push_str(m.as_str());
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -296,11 +296,11 @@ fn apply(lb: &mut LabelsBuilder, c: &RelabelConfig) -> bool {
         Action::Replace => {
             let value = source_value(lb, c);
             let Some(caps) = re.captures(&value) else { return true };
-            let target = expand(&c.target_label, &caps, re);
+            let target = model::regex::expand(&c.target_label, &caps, re);
             if !model::names::ValidationScheme::Utf8.is_valid_label_name(&target) {
                 return true;
             }
-            let res = expand(&c.replacement, &caps, re);
+            let res = model::regex::expand(&c.replacement, &caps, re);
             if res.is_empty() {
                 lb.del(&target);
             } else {
@@ -326,7 +326,7 @@ fn apply(lb: &mut LabelsBuilder, c: &RelabelConfig) -> bool {
         }
         Action::LabelMap => {
             let renames: Vec<(String, String)> =
-                lb.iter().filter_map(|l| re.captures(l.name).map(|caps| (expand(&c.replacement, &caps, re), l.value.to_owned()))).collect();
+                lb.iter().filter_map(|l| re.captures(l.name).map(|caps| (model::regex::expand(&c.replacement, &caps, re), l.value.to_owned()))).collect();
             for (n, v) in renames {
                 lb.set(&n, &v);
             }
@@ -341,49 +341,6 @@ fn apply(lb: &mut LabelsBuilder, c: &RelabelConfig) -> bool {
             true
         }
     }
-}
-
-/// Go's `Regexp.Expand`: `$name` takes the longest run of letters, digits
-/// and `_`; `${name}` is braced; an all-digit name without a leading zero
-/// is a group number, anything else a group name; unknown groups expand to
-/// nothing; `$$` is a `$`; a `$` that starts no valid reference stays.
-fn expand(template: &str, caps: &regex::Captures<'_>, re: &Regex) -> String {
-    let mut out = String::with_capacity(template.len());
-    let mut rest = template;
-    while let Some(i) = rest.find('$') {
-        out.push_str(&rest[..i]);
-        rest = &rest[i + 1..];
-        if let Some(r) = rest.strip_prefix('$') {
-            out.push('$');
-            rest = r;
-            continue;
-        }
-        let is_name = |c: char| c.is_alphanumeric() || c == '_';
-        let (name, consumed) = if let Some(inner) = rest.strip_prefix('{') {
-            match inner.find('}') {
-                Some(end) if end > 0 && inner[..end].chars().all(is_name) => (&inner[..end], end + 2),
-                _ => ("", 0),
-            }
-        } else {
-            let n: usize = rest.chars().take_while(|c| is_name(*c)).map(char::len_utf8).sum();
-            (&rest[..n], n)
-        };
-        if consumed == 0 || name.is_empty() {
-            out.push('$');
-            continue;
-        }
-        rest = &rest[consumed..];
-        let number = (name.bytes().all(|b| b.is_ascii_digit()) && !(name.starts_with('0') && name.len() > 1)).then(|| name.parse::<usize>().ok()).flatten();
-        let group = match number {
-            Some(n) => caps.get(n),
-            None => re.capture_names().position(|n| n == Some(name)).and_then(|i| caps.get(i)),
-        };
-        if let Some(m) = group {
-            out.push_str(m.as_str());
-        }
-    }
-    out.push_str(rest);
-    out
 }
 
 /// Go's `strings.ToLower`/`ToUpper` map one character to one character; the
@@ -491,7 +448,7 @@ mod tests {
     fn templates_expand_like_go() {
         let re = RelabelRegex::new("(?P<first>a)(b)").unwrap();
         let caps = re.regex().captures("ab").unwrap();
-        let e = |t: &str| expand(t, &caps, re.regex());
+        let e = |t: &str| model::regex::expand(t, &caps, re.regex());
         assert_eq!(e("$1-${2}-$first"), "a-b-a");
         assert_eq!(e("$01"), "", "no leading zeros: a name that does not exist");
         assert_eq!(e("${+1}"), "${+1}");

@@ -1,11 +1,18 @@
 //! The PromQL evaluator: instant and range queries over any
 //! `storage::Queryable`, with Prometheus 3.x semantics.
 
+mod eval;
+mod funcs;
 mod value;
 
 pub use value::{QueryResult, Sample, Series, Value};
 
+use std::collections::HashMap;
+
+use model::Labels;
+
 use crate::parser::ParseError;
+use eval::{Evaluator, Val};
 
 /// Engine settings, from the server's `--query.*` flags.
 #[derive(Debug, Clone)]
@@ -57,14 +64,95 @@ impl Engine {
 
     /// Evaluates `query` at `t` (ms since the epoch).
     pub fn instant(&self, q: &dyn storage::Queryable, query: &str, t: i64) -> Result<QueryResult, QueryError> {
-        let _ = (q, query, t);
-        Err(QueryError::Execution("the PromQL evaluator is not built yet".into()))
+        let expr = crate::parser::parse(query)?;
+        let querier = q.querier(i64::MIN / 2, i64::MAX / 2).map_err(|e| QueryError::Storage(e.to_string()))?;
+        let mut ev = Evaluator { q: querier.as_ref(), opts: &self.opts, start: t, end: t, step: 0, samples: 0, warnings: Vec::new(), infos: Vec::new() };
+        let value = match ev.eval(&expr, t)? {
+            Val::Scalar(v) => Value::Scalar { t, v },
+            Val::Str(v) => Value::String { t, v },
+            Val::Vector(v) => Value::Vector(finish_vector(v, t)?),
+            Val::Matrix { series, .. } => Value::Matrix(finish_matrix(series)?),
+        };
+        Ok(QueryResult { value, warnings: ev.warnings, infos: ev.infos })
     }
 
     /// Evaluates `query` at every `step` from `start` to `end` (ms); the
     /// value is always a matrix, as in Prometheus's range API.
     pub fn range(&self, q: &dyn storage::Queryable, query: &str, start: i64, end: i64, step: i64) -> Result<QueryResult, QueryError> {
-        let _ = (q, query, start, end, step);
-        Err(QueryError::Execution("the PromQL evaluator is not built yet".into()))
+        let expr = crate::parser::parse(query)?;
+        let kind = expr.value_type();
+        if kind != crate::parser::ValueType::Scalar && kind != crate::parser::ValueType::Vector {
+            return Err(QueryError::Execution(format!(
+                "invalid expression type {:?} for range query, must be Scalar or instant Vector",
+                if kind == crate::parser::ValueType::Matrix { "range vector" } else { kind.as_str() }
+            )));
+        }
+        if step <= 0 {
+            return Err(QueryError::Execution("zero or negative query resolution step widths are not accepted. Try a positive integer".into()));
+        }
+        let querier = q.querier(i64::MIN / 2, i64::MAX / 2).map_err(|e| QueryError::Storage(e.to_string()))?;
+        let mut ev = Evaluator { q: querier.as_ref(), opts: &self.opts, start, end, step, samples: 0, warnings: Vec::new(), infos: Vec::new() };
+        let mut series: Vec<eval::M> = Vec::new();
+        let mut index: HashMap<(Labels, bool), usize> = HashMap::new();
+        let mut t = start;
+        while t <= end {
+            let samples = match ev.eval(&expr, t)? {
+                Val::Scalar(v) => vec![eval::S { metric: Labels::empty(), v, ts: t, drop_name: false }],
+                Val::Vector(v) => v,
+                _ => return Err(QueryError::Execution("range query over a non-vector expression".into())),
+            };
+            for s in samples {
+                let key = (s.metric.clone(), s.drop_name);
+                let i = *index.entry(key).or_insert_with(|| {
+                    series.push(eval::M { metric: s.metric.clone(), points: Vec::new(), drop_name: s.drop_name });
+                    series.len() - 1
+                });
+                series[i].points.push((t, s.v));
+            }
+            t += step;
+        }
+        Ok(QueryResult { value: Value::Matrix(finish_matrix(series)?), warnings: ev.warnings, infos: ev.infos })
     }
+}
+
+/// Drops the names marked for delayed removal and checks that no two
+/// series ended up with the same labels.
+fn finish_vector(v: Vec<eval::S>, t: i64) -> Result<Vec<Sample>, QueryError> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::with_capacity(v.len());
+    for s in v {
+        let metric = if s.drop_name { eval::without_name(&s.metric) } else { s.metric };
+        if !seen.insert(metric.clone()) {
+            return Err(QueryError::Execution("vector cannot contain metrics with the same labelset".into()));
+        }
+        out.push(Sample { metric, t, v: s.v });
+    }
+    Ok(out)
+}
+
+fn finish_matrix(m: Vec<eval::M>) -> Result<Vec<Series>, QueryError> {
+    let mut merged: Vec<Series> = Vec::with_capacity(m.len());
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    for s in m {
+        let metric = if s.drop_name { eval::without_name(&s.metric) } else { s.metric };
+        match index.get(&metric) {
+            Some(&i) => {
+                // Two series that differ only by a dropped name collide
+                // where their points overlap.
+                let existing = &mut merged[i].points;
+                for p in s.points {
+                    if existing.iter().any(|e| e.0 == p.0) {
+                        return Err(QueryError::Execution("vector cannot contain metrics with the same labelset".into()));
+                    }
+                    existing.push(p);
+                }
+                existing.sort_by_key(|p| p.0);
+            }
+            None => {
+                index.insert(metric.clone(), merged.len());
+                merged.push(Series { metric, points: s.points });
+            }
+        }
+    }
+    Ok(merged)
 }

@@ -1,0 +1,622 @@
+//! Evaluation of one expression at one time. A range query evaluates the
+//! expression at every step; selectors read through one querier opened for
+//! the whole query.
+
+use std::collections::HashMap;
+
+use model::{Labels, LabelsBuilder, Matcher};
+use storage::{Querier, SelectHints, ValueType};
+
+use super::{EngineOptions, QueryError, funcs};
+use crate::parser::{AggOp, At, BinOp, Cardinality, Expr, VectorMatching, VectorSelector};
+
+/// One sample of an intermediate instant vector. `ts` is the stored
+/// sample's own timestamp (what `timestamp()` returns for a selector);
+/// `drop_name` marks a `__name__` due to go at the end of evaluation
+/// (delayed name removal).
+#[derive(Debug, Clone)]
+pub(crate) struct S {
+    pub metric: Labels,
+    pub v: f64,
+    pub ts: i64,
+    pub drop_name: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct M {
+    pub metric: Labels,
+    pub points: Vec<(i64, f64)>,
+    pub drop_name: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Val {
+    Scalar(f64),
+    Str(String),
+    Vector(Vec<S>),
+    /// A range vector, with the window it was selected over (for the
+    /// extrapolation of `rate` and friends).
+    Matrix {
+        series: Vec<M>,
+        range_start: i64,
+        range_end: i64,
+    },
+}
+
+pub(crate) struct Evaluator<'a> {
+    pub q: &'a dyn Querier,
+    pub opts: &'a EngineOptions,
+    /// The query's start and end (for `@ start()`, `@ end()`, `start()`...).
+    pub start: i64,
+    pub end: i64,
+    pub step: i64,
+    pub samples: usize,
+    pub warnings: Vec<String>,
+    pub infos: Vec<String>,
+}
+
+/// Default step of a subquery without one: Prometheus's default global
+/// evaluation interval.
+const DEFAULT_SUBQUERY_STEP: i64 = 60_000;
+
+/// A selected series and its samples, oldest first.
+type RawSeries = (Labels, Vec<(i64, f64)>);
+
+fn err(msg: impl Into<String>) -> QueryError {
+    QueryError::Execution(msg.into())
+}
+
+impl Evaluator<'_> {
+    pub fn eval(&mut self, e: &Expr, t: i64) -> Result<Val, QueryError> {
+        match e {
+            Expr::Number { value, .. } => Ok(Val::Scalar(*value)),
+            Expr::String { value, .. } => Ok(Val::Str(value.clone())),
+            Expr::Paren { expr, .. } => self.eval(expr, t),
+            Expr::Neg { expr, .. } => Ok(match self.eval(expr, t)? {
+                Val::Scalar(v) => Val::Scalar(-v),
+                Val::Vector(mut v) => {
+                    for s in &mut v {
+                        s.v = -s.v;
+                        self.drop_name(s);
+                    }
+                    Val::Vector(v)
+                }
+                other => other,
+            }),
+            Expr::Vector(vs) => self.vector_selector(vs, t).map(Val::Vector),
+            Expr::Matrix { vs, range, .. } => {
+                let ref_t = self.ref_time(vs.at, vs.offset, t);
+                let series = self.fetch(vs, ref_t - range, ref_t)?;
+                let series = series.into_iter().filter(|(_, p)| !p.is_empty()).map(|(metric, points)| M { metric, points, drop_name: false }).collect();
+                Ok(Val::Matrix { series, range_start: ref_t - range, range_end: ref_t })
+            }
+            Expr::Subquery { expr, range, step, offset, at, .. } => {
+                let ref_t = self.ref_time(*at, *offset, t);
+                let step = step.unwrap_or(DEFAULT_SUBQUERY_STEP).max(1);
+                let from = ref_t - range;
+                // Steps are aligned to multiples of the step, and the
+                // window is left-open.
+                let mut ts = from.div_euclid(step) * step;
+                if ts <= from {
+                    ts += step;
+                }
+                let mut acc: Vec<M> = Vec::new();
+                let mut index: HashMap<Labels, usize> = HashMap::new();
+                while ts <= ref_t {
+                    match self.eval(expr, ts)? {
+                        Val::Vector(v) => {
+                            for s in v {
+                                let i = *index.entry(s.metric.clone()).or_insert_with(|| {
+                                    acc.push(M { metric: s.metric.clone(), points: Vec::new(), drop_name: s.drop_name });
+                                    acc.len() - 1
+                                });
+                                acc[i].points.push((ts, s.v));
+                            }
+                        }
+                        Val::Scalar(v) => {
+                            let i = *index.entry(Labels::empty()).or_insert_with(|| {
+                                acc.push(M { metric: Labels::empty(), points: Vec::new(), drop_name: false });
+                                acc.len() - 1
+                            });
+                            acc[i].points.push((ts, v));
+                        }
+                        _ => return Err(err("subquery over a non-vector expression")),
+                    }
+                    ts += step;
+                }
+                Ok(Val::Matrix { series: acc, range_start: from, range_end: ref_t })
+            }
+            Expr::Call { func, args, .. } => funcs::call(self, func, args, t),
+            Expr::Aggregate { op, expr, param, grouping, without, .. } => {
+                let param = match param {
+                    Some(p) => Some(self.eval(p, t)?),
+                    None => None,
+                };
+                let Val::Vector(v) = self.eval(expr, t)? else { return Err(err("aggregation over a non-vector")) };
+                self.aggregate(*op, v, param, grouping, *without)
+            }
+            Expr::Binary { op, lhs, rhs, return_bool, matching, .. } => {
+                // `and`/`unless` with an empty left side need no right side;
+                // Prometheus still evaluates both, which matters only for
+                // errors, so both are evaluated here too.
+                let l = self.eval(lhs, t)?;
+                let r = self.eval(rhs, t)?;
+                self.binary(*op, l, r, *return_bool, matching.as_ref(), t)
+            }
+        }
+    }
+
+    pub fn drop_name(&self, s: &mut S) {
+        if self.opts.delayed_name_removal {
+            s.drop_name = true;
+        } else {
+            s.metric = without_name(&s.metric);
+        }
+    }
+
+    pub fn ref_time(&self, at: Option<At>, offset: i64, t: i64) -> i64 {
+        let base = match at {
+            None => t,
+            Some(At::Time(ms)) => ms,
+            Some(At::Start) => self.start,
+            Some(At::End) => self.end,
+        };
+        base - offset
+    }
+
+    /// Every series of `vs` with its samples in `(mint, maxt]`, staleness
+    /// markers included (they end a series for the lookback).
+    fn fetch_raw(&mut self, vs: &VectorSelector, mint: i64, maxt: i64) -> Result<Vec<RawSeries>, QueryError> {
+        let hints = SelectHints { start: mint, end: maxt, ..Default::default() };
+        let matchers: Vec<Matcher> = vs.matchers.clone();
+        let mut set = self.q.select(false, Some(&hints), &matchers);
+        let mut out = Vec::new();
+        while let Some(s) = set.next() {
+            let mut it = s.iterator();
+            let mut points = Vec::new();
+            let mut state = it.seek(mint + 1);
+            while state == ValueType::Float {
+                let (pt, pv) = it.at();
+                if pt > maxt {
+                    break;
+                }
+                if pt > mint {
+                    points.push((pt, pv));
+                }
+                state = it.next();
+            }
+            if let Some(e) = it.err() {
+                return Err(QueryError::Storage(e.to_string()));
+            }
+            self.samples += points.len();
+            if self.samples > self.opts.max_samples {
+                return Err(QueryError::TooManySamples);
+            }
+            out.push((s.labels().clone(), points));
+        }
+        if let Some(e) = set.err() {
+            return Err(QueryError::Storage(e.to_string()));
+        }
+        Ok(out)
+    }
+
+    /// Samples of a range selector, staleness markers removed.
+    fn fetch(&mut self, vs: &VectorSelector, mint: i64, maxt: i64) -> Result<Vec<RawSeries>, QueryError> {
+        let mut raw = self.fetch_raw(vs, mint, maxt)?;
+        for (_, p) in &mut raw {
+            p.retain(|(_, v)| !model::value::is_stale_nan(*v));
+        }
+        Ok(raw)
+    }
+
+    fn vector_selector(&mut self, vs: &VectorSelector, t: i64) -> Result<Vec<S>, QueryError> {
+        let ref_t = self.ref_time(vs.at, vs.offset, t);
+        let raw = self.fetch_raw(vs, ref_t - self.opts.lookback_delta_ms, ref_t)?;
+        let mut out = Vec::with_capacity(raw.len());
+        for (metric, points) in raw {
+            if let Some(&(pt, pv)) = points.last() {
+                if !model::value::is_stale_nan(pv) {
+                    out.push(S { metric, v: pv, ts: pt, drop_name: false });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn aggregate(&mut self, op: AggOp, v: Vec<S>, param: Option<Val>, grouping: &[String], without: bool) -> Result<Val, QueryError> {
+        let scalar_param = match &param {
+            Some(Val::Scalar(p)) => Some(*p),
+            _ => None,
+        };
+        let group_labels = |m: &Labels| -> Labels {
+            let mut lb = LabelsBuilder::new();
+            if without {
+                for l in m {
+                    if l.name != model::labels::METRIC_NAME && !grouping.iter().any(|g| g == l.name) {
+                        lb.set(l.name, l.value);
+                    }
+                }
+            } else {
+                for g in grouping {
+                    let val = m.get(g);
+                    if !val.is_empty() {
+                        lb.set(g, val);
+                    }
+                }
+            }
+            lb.build()
+        };
+        match op {
+            AggOp::Topk | AggOp::Bottomk | AggOp::Limitk => {
+                let k = scalar_param.unwrap_or(0.0);
+                if k.is_nan() {
+                    return Err(err("Parameter value is NaN"));
+                }
+                let k = if k >= 9.2e18 {
+                    usize::MAX
+                } else if k < 1.0 {
+                    0
+                } else {
+                    k as usize
+                };
+                let mut groups: Vec<(Labels, Vec<S>)> = Vec::new();
+                let mut idx: HashMap<Labels, usize> = HashMap::new();
+                for s in v {
+                    let g = group_labels(&s.metric);
+                    let i = *idx.entry(g.clone()).or_insert_with(|| {
+                        groups.push((g, Vec::new()));
+                        groups.len() - 1
+                    });
+                    groups[i].1.push(s);
+                }
+                let mut out = Vec::new();
+                for (_, mut members) in groups {
+                    match op {
+                        AggOp::Topk => members.sort_by(|a, b| cmp_desc_nan_last(a.v, b.v)),
+                        AggOp::Bottomk => members.sort_by(|a, b| cmp_asc_nan_last(a.v, b.v)),
+                        _ => {}
+                    }
+                    out.extend(members.into_iter().take(k));
+                }
+                Ok(Val::Vector(out))
+            }
+            AggOp::LimitRatio => {
+                let r = scalar_param.unwrap_or(0.0);
+                if r.is_nan() {
+                    return Err(err("Ratio value is NaN"));
+                }
+                let r = r.clamp(-1.0, 1.0);
+                let out = v
+                    .into_iter()
+                    .filter(|s| {
+                        let f = xxh_ratio(&s.metric);
+                        if r >= 0.0 { f < r } else { f >= 1.0 + r }
+                    })
+                    .collect();
+                Ok(Val::Vector(out))
+            }
+            AggOp::CountValues => {
+                let Some(Val::Str(label)) = param else { return Err(err("count_values needs a label name")) };
+                if !model::ValidationScheme::Utf8.is_valid_label_name(&label) {
+                    return Err(err(format!("invalid label name {label:?}")));
+                }
+                let mut counts: Vec<(Labels, f64)> = Vec::new();
+                let mut idx: HashMap<Labels, usize> = HashMap::new();
+                for s in &v {
+                    let g = group_labels(&s.metric);
+                    let mut lb = g.builder();
+                    lb.set(&label, &format_value(s.v));
+                    let key = lb.build();
+                    let i = *idx.entry(key.clone()).or_insert_with(|| {
+                        counts.push((key, 0.0));
+                        counts.len() - 1
+                    });
+                    counts[i].1 += 1.0;
+                }
+                Ok(Val::Vector(counts.into_iter().map(|(metric, v)| S { metric, v, ts: 0, drop_name: false }).collect()))
+            }
+            _ => {
+                let mut groups: Vec<(Labels, Vec<f64>)> = Vec::new();
+                let mut idx: HashMap<Labels, usize> = HashMap::new();
+                for s in &v {
+                    let g = group_labels(&s.metric);
+                    let i = *idx.entry(g.clone()).or_insert_with(|| {
+                        groups.push((g, Vec::new()));
+                        groups.len() - 1
+                    });
+                    groups[i].1.push(s.v);
+                }
+                let mut out = Vec::with_capacity(groups.len());
+                for (metric, vals) in groups {
+                    let value = match op {
+                        AggOp::Sum => kahan_sum(&vals),
+                        AggOp::Avg => mean(&vals),
+                        AggOp::Count => vals.len() as f64,
+                        AggOp::Group => 1.0,
+                        AggOp::Min => vals.iter().copied().fold(f64::NAN, |m, x| if x < m || m.is_nan() { x } else { m }),
+                        AggOp::Max => vals.iter().copied().fold(f64::NAN, |m, x| if x > m || m.is_nan() { x } else { m }),
+                        AggOp::Stddev => variance(&vals).sqrt(),
+                        AggOp::Stdvar => variance(&vals),
+                        AggOp::Quantile => funcs::quantile(scalar_param.unwrap_or(f64::NAN), &mut vals.clone()),
+                        _ => f64::NAN,
+                    };
+                    out.push(S { metric, v: value, ts: 0, drop_name: false });
+                }
+                Ok(Val::Vector(out))
+            }
+        }
+    }
+
+    fn binary(&mut self, op: BinOp, l: Val, r: Val, return_bool: bool, matching: Option<&VectorMatching>, _t: i64) -> Result<Val, QueryError> {
+        match (l, r) {
+            (Val::Scalar(a), Val::Scalar(b)) => {
+                Ok(Val::Scalar(if op.is_comparison() { bool_f(op_true(op, a, b)) } else { apply(op, a, b).unwrap_or(f64::NAN) }))
+            }
+            (Val::Vector(vec), Val::Scalar(s)) => Ok(Val::Vector(self.vector_scalar(op, vec, s, false, return_bool))),
+            (Val::Scalar(s), Val::Vector(vec)) => Ok(Val::Vector(self.vector_scalar(op, vec, s, true, return_bool))),
+            (Val::Vector(lv), Val::Vector(rv)) => {
+                let default = VectorMatching { card: Cardinality::OneToOne, on: false, labels: Vec::new(), include: Vec::new() };
+                let m = matching.unwrap_or(&default);
+                match op {
+                    BinOp::And | BinOp::Or | BinOp::Unless => Ok(Val::Vector(set_op(op, lv, rv, m))),
+                    _ => self.vector_vector(op, lv, rv, m, return_bool).map(Val::Vector),
+                }
+            }
+            _ => Err(err("binary expression on unsupported types")),
+        }
+    }
+
+    fn vector_scalar(&self, op: BinOp, vec: Vec<S>, s: f64, scalar_left: bool, return_bool: bool) -> Vec<S> {
+        let mut out = Vec::with_capacity(vec.len());
+        for mut x in vec {
+            let (a, b) = if scalar_left { (s, x.v) } else { (x.v, s) };
+            if op.is_comparison() {
+                let keep = op_true(op, a, b);
+                if return_bool {
+                    x.v = bool_f(keep);
+                    self.drop_name(&mut x);
+                    out.push(x);
+                } else if keep {
+                    // The vector's own value survives a filter.
+                    out.push(x);
+                }
+            } else {
+                x.v = apply(op, a, b).unwrap_or(f64::NAN);
+                self.drop_name(&mut x);
+                out.push(x);
+            }
+        }
+        out
+    }
+
+    fn vector_vector(&self, op: BinOp, lv: Vec<S>, rv: Vec<S>, m: &VectorMatching, return_bool: bool) -> Result<Vec<S>, QueryError> {
+        let sig = |s: &Labels| signature(s, m);
+        // The "one" side is indexed; the "many" side iterated.
+        let (many, one, many_is_left) = match m.card {
+            Cardinality::OneToMany => (rv, lv, false),
+            _ => (lv, rv, true),
+        };
+        let mut one_idx: HashMap<Labels, usize> = HashMap::new();
+        for (i, s) in one.iter().enumerate() {
+            let k = sig(&s.metric);
+            if let Some(&prev) = one_idx.get(&k) {
+                let side = if many_is_left { "right" } else { "left" };
+                let mut shown = [one[prev].metric.to_string(), s.metric.to_string()];
+                shown.sort();
+                return Err(err(format!(
+                    "found duplicate series for the match group {k} on the {side} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
+                    shown[0], shown[1]
+                )));
+            }
+            one_idx.insert(k, i);
+        }
+        let mut out = Vec::new();
+        let mut seen: HashMap<Labels, ()> = HashMap::new();
+        let mut matched_one: HashMap<Labels, usize> = HashMap::new();
+        for ms in many {
+            let k = sig(&ms.metric);
+            let Some(&oi) = one_idx.get(&k) else { continue };
+            let os = &one[oi];
+            let (ls, rs) = if many_is_left { (&ms, os) } else { (os, &ms) };
+            let (a, b) = (ls.v, rs.v);
+            let keep;
+            let value = if op.is_comparison() {
+                keep = op_true(op, a, b);
+                if return_bool { bool_f(keep) } else { a }
+            } else {
+                keep = true;
+                apply(op, a, b).unwrap_or(f64::NAN)
+            };
+            if m.card == Cardinality::OneToOne {
+                let n = matched_one.entry(k.clone()).or_insert(0);
+                *n += 1;
+                if *n > 1 {
+                    return Err(err("multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)"));
+                }
+            }
+            if !keep && !return_bool {
+                continue;
+            }
+            let drop = !op.is_comparison() || return_bool;
+            let metric = result_metric(&ms.metric, &os.metric, m);
+            let mut s = S { metric, v: value, ts: ms.ts, drop_name: ms.drop_name };
+            if drop {
+                self.drop_name(&mut s);
+            }
+            if m.card != Cardinality::OneToOne {
+                let key = if s.drop_name { without_name(&s.metric) } else { s.metric.clone() };
+                if seen.insert(key, ()).is_some() {
+                    return Err(err("multiple matches for labels: grouping labels must ensure unique matches"));
+                }
+            }
+            out.push(s);
+        }
+        Ok(out)
+    }
+}
+
+/// The labels two sides are matched on.
+pub(crate) fn signature(l: &Labels, m: &VectorMatching) -> Labels {
+    let mut lb = LabelsBuilder::new();
+    for x in l {
+        let listed = m.labels.iter().any(|n| n == x.name);
+        let keep = if m.on { listed } else { !listed && x.name != model::labels::METRIC_NAME };
+        if keep {
+            lb.set(x.name, x.value);
+        }
+    }
+    lb.build()
+}
+
+fn result_metric(many: &Labels, one: &Labels, m: &VectorMatching) -> Labels {
+    let mut lb = many.builder();
+    if m.card == Cardinality::OneToOne {
+        if m.on {
+            lb.retain(|n, _| n == model::labels::METRIC_NAME || m.labels.iter().any(|l| l == n));
+        } else {
+            lb.retain(|n, _| !m.labels.iter().any(|l| l == n));
+        }
+    }
+    for inc in &m.include {
+        let v = one.get(inc);
+        if v.is_empty() {
+            lb.del(inc);
+        } else {
+            lb.set(inc, v);
+        }
+    }
+    lb.build()
+}
+
+fn set_op(op: BinOp, lv: Vec<S>, rv: Vec<S>, m: &VectorMatching) -> Vec<S> {
+    let rsigs: std::collections::HashSet<Labels> = rv.iter().map(|s| signature(&s.metric, m)).collect();
+    match op {
+        BinOp::And => lv.into_iter().filter(|s| rsigs.contains(&signature(&s.metric, m))).collect(),
+        BinOp::Unless => lv.into_iter().filter(|s| !rsigs.contains(&signature(&s.metric, m))).collect(),
+        _ => {
+            let lsigs: std::collections::HashSet<Labels> = lv.iter().map(|s| signature(&s.metric, m)).collect();
+            let mut out = lv;
+            out.extend(rv.into_iter().filter(|s| !lsigs.contains(&signature(&s.metric, m))));
+            out
+        }
+    }
+}
+
+pub(crate) fn without_name(l: &Labels) -> Labels {
+    if !l.has(model::labels::METRIC_NAME) {
+        return l.clone();
+    }
+    let mut lb = l.builder();
+    lb.del(model::labels::METRIC_NAME);
+    lb.build()
+}
+
+fn bool_f(b: bool) -> f64 {
+    if b { 1.0 } else { 0.0 }
+}
+
+fn op_true(op: BinOp, a: f64, b: f64) -> bool {
+    match op {
+        BinOp::Eql => a == b,
+        BinOp::Neq => a != b,
+        BinOp::Gtr => a > b,
+        BinOp::Lss => a < b,
+        BinOp::Gte => a >= b,
+        BinOp::Lte => a <= b,
+        _ => false,
+    }
+}
+
+/// Arithmetic; `None` for comparisons (decided by [`op_true`]).
+fn apply(op: BinOp, a: f64, b: f64) -> Option<f64> {
+    Some(match op {
+        BinOp::Add => a + b,
+        BinOp::Sub => a - b,
+        BinOp::Mul => a * b,
+        BinOp::Div => a / b,
+        BinOp::Mod => a % b,
+        BinOp::Pow => a.powf(b),
+        BinOp::Atan2 => a.atan2(b),
+        _ => return None,
+    })
+}
+
+fn cmp_desc_nan_last(a: f64, b: f64) -> std::cmp::Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Greater,
+        (false, true) => std::cmp::Ordering::Less,
+        _ => b.partial_cmp(&a).unwrap_or(std::cmp::Ordering::Equal),
+    }
+}
+
+fn cmp_asc_nan_last(a: f64, b: f64) -> std::cmp::Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Greater,
+        (false, true) => std::cmp::Ordering::Less,
+        _ => a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal),
+    }
+}
+
+/// A stable pseudo-random position in [0, 1) for `limit_ratio`.
+fn xxh_ratio(l: &Labels) -> f64 {
+    let h = l.as_bytes().iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3));
+    (h as f64) / (u64::MAX as f64 + 1.0)
+}
+
+pub(crate) fn kahan_sum(vals: &[f64]) -> f64 {
+    let (mut sum, mut c) = (0.0f64, 0.0f64);
+    for &v in vals {
+        let t = sum + v;
+        if sum.abs() >= v.abs() {
+            c += (sum - t) + v;
+        } else {
+            c += (v - t) + sum;
+        }
+        sum = t;
+    }
+    if c.is_finite() { sum + c } else { sum }
+}
+
+pub(crate) fn mean(vals: &[f64]) -> f64 {
+    if vals.is_empty() {
+        return f64::NAN;
+    }
+    let s = kahan_sum(vals);
+    if s.is_finite() {
+        return s / vals.len() as f64;
+    }
+    // Incremental mean avoids overflowing to ±Inf on large values.
+    let mut m = 0.0f64;
+    for (i, v) in vals.iter().enumerate() {
+        if m.is_infinite() && v.is_infinite() && m.signum() == v.signum() {
+            continue;
+        }
+        m += (v - m) / (i + 1) as f64;
+    }
+    m
+}
+
+/// Population variance (Welford).
+pub(crate) fn variance(vals: &[f64]) -> f64 {
+    let (mut count, mut mean, mut m2) = (0.0, 0.0, 0.0);
+    for &v in vals {
+        count += 1.0;
+        let delta = v - mean;
+        mean += delta / count;
+        m2 += delta * (v - mean);
+    }
+    if count == 0.0 { f64::NAN } else { m2 / count }
+}
+
+/// A float as Go's `strconv.FormatFloat(v, 'f', -1, 64)` prints it.
+pub(crate) fn format_value(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "+Inf".into() } else { "-Inf".into() }
+    } else {
+        format!("{v}")
+    }
+}
