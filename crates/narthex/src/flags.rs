@@ -211,6 +211,8 @@ const IMPLEMENTED: &[&str] = &[
     "web.enable-lifecycle",
     "log.level",
     "log.format",
+    "query.lookback-delta",
+    "query.max-samples",
     "agent",
 ];
 

@@ -37,7 +37,7 @@ const STOP_GRACE: Duration = Duration::from_secs(4);
 
 /// Components of Prometheus not built yet; announced at start-up so that
 /// nobody mistakes their absence for an empty result.
-const NOT_YET: &str = "persistent blocks (the head and its WAL only), service discovery other than static_configs, rules, notifier, query API";
+const NOT_YET: &str = "persistent blocks (the head and its WAL only), service discovery other than static_configs, rules, notifier, query API beyond /api/v1/query and /api/v1/query_range";
 
 fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
@@ -145,6 +145,15 @@ async fn serve(flags: &ServerFlags, matches: &clap::ArgMatches, mode: Mode) -> a
         registry: Arc::new(registry),
         config_yaml,
         scrape: Some(scrape_manager.clone()),
+        query: Some(web::QueryHandle {
+            engine: promql::engine::Engine::new(promql::engine::EngineOptions {
+                lookback_delta_ms: promql::parser::parse_duration(&flags.query_lookback_delta)
+                    .with_context(|| format!("invalid --query.lookback-delta {:?}", flags.query_lookback_delta))?,
+                max_samples: usize::try_from(flags.query_max_samples).unwrap_or(usize::MAX),
+                ..Default::default()
+            }),
+            queryable: Arc::new(storage.clone()),
+        }),
     };
 
     let mut group = RunGroup::new(STOP_GRACE);

@@ -5,7 +5,7 @@
 use std::sync::{Arc, OnceLock};
 
 use model::{Exemplar, Labels, Metadata, Timestamp};
-use storage::{Appendable, Appender, SeriesRef, StorageError};
+use storage::{Appendable, Appender, Querier, Queryable, SeriesRef, StorageError};
 use tsdb::head::{Head, HeadStorage};
 
 #[derive(Debug, Clone, Default)]
@@ -15,6 +15,13 @@ impl ReadyStorage {
     /// Makes the opened head available; later calls are ignored.
     pub fn set(&self, head: Arc<Head>) {
         let _ = self.0.set(head);
+    }
+}
+
+impl Queryable for ReadyStorage {
+    fn querier(&self, mint: Timestamp, maxt: Timestamp) -> Result<Box<dyn Querier>, StorageError> {
+        let head = self.0.get().ok_or_else(|| StorageError::Other("TSDB not ready".into()))?;
+        HeadStorage(head.clone()).querier(mint, maxt)
     }
 }
 

@@ -143,4 +143,21 @@ scrape_configs:
     ] {
         assert!(metrics.contains(name), "{name} missing from /metrics");
     }
+
+    // The query API over what was scraped.
+    let up = json(port, "/api/v1/query?query=up%7Bjob%3D%22self%22%7D");
+    assert_eq!(up["data"]["resultType"], "vector", "{up}");
+    assert_eq!(up["data"]["result"][0]["metric"]["instance"], format!("127.0.0.1:{port}"));
+    assert_eq!(up["data"]["result"][0]["value"][1], "1");
+    let sum = json(port, "/api/v1/query?query=sum%20by%20(job)%20(up)");
+    assert_eq!(sum["data"]["result"].as_array().unwrap().len(), 2, "{sum}");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let range = json(port, &format!("/api/v1/query_range?query=up&start={}&end={now}&step=1", now - 5));
+    assert_eq!(range["data"]["resultType"], "matrix", "{range}");
+    let (code, body) = get(port, "/api/v1/query?query=sum(up");
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains(r#""errorType":"bad_data""#) && body.contains("1:7: parse error: unclosed left parenthesis"), "{body}");
+    let (code, body) = get(port, "/api/v1/query_range?query=up&start=10&end=1&step=1");
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("end timestamp must not be before start time"), "{body}");
 }

@@ -22,8 +22,11 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+mod query;
 mod selector;
 mod targets;
+
+pub use query::QueryHandle;
 
 /// A request to reload the configuration, answered with the outcome.
 #[derive(Debug)]
@@ -67,6 +70,8 @@ pub struct Handles {
     /// The scrape manager, for the targets API (absent in tests that do
     /// not scrape).
     pub scrape: Option<Arc<scrape::Manager>>,
+    /// The query engine and its storage, for `/api/v1/query*`.
+    pub query: Option<QueryHandle>,
 }
 
 struct AppState {
@@ -125,6 +130,8 @@ fn router(opts: Options, handles: Handles) -> Router {
         .route("/api/v1/status/config", get(status_config))
         .route("/api/v1/status/flags", get(status_flags))
         .route("/api/v1/status/buildinfo", get(status_buildinfo))
+        .route("/api/v1/query", get(query::query_get).post(query::query_post))
+        .route("/api/v1/query_range", get(query::query_range_get).post(query::query_range_post))
         .route("/api/v1/targets", get(targets::targets))
         .route("/api/v1/targets/metadata", get(targets::targets_metadata))
         .with_state(state);

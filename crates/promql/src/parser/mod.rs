@@ -14,6 +14,14 @@ mod parse;
 pub use ast::{AggOp, At, BinOp, Cardinality, Expr, Span, ValueType, VectorMatching, VectorSelector};
 pub use parse::parse;
 
+/// A Prometheus duration string (`5m`, `1h30m`, `100ms`) in milliseconds.
+pub fn parse_duration(s: &str) -> Option<i64> {
+    match lex::duration_at(s, 0) {
+        Some((ms, len)) if len == s.len() => Some(ms),
+        _ => None,
+    }
+}
+
 /// A query that does not parse or does not type-check.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{line}:{col}: parse error: {msg}")]

@@ -73,6 +73,8 @@ impl Parser<'_> {
     fn expect(&mut self, tok: Tok, context: &str) -> Result<Token, ParseError> {
         if *self.peek() == tok {
             Ok(self.next())
+        } else if tok == Tok::RParen && *self.peek() == Tok::Eof && context != "grouping opts" {
+            Err(self.err_at(self.pos(), "unclosed left parenthesis".into()))
         } else {
             let t = &self.tokens[self.i];
             Err(self.err_at(t.start, format!("unexpected {} in {context}, expected {}", t.tok.describe(), tok.describe())))
@@ -316,6 +318,7 @@ impl Parser<'_> {
                         self.next();
                     }
                     Tok::RParen => break,
+                    Tok::Eof => return Err(self.err_at(self.pos(), "unclosed left parenthesis".into())),
                     _ => return Err(self.unexpected(context)),
                 }
             }
@@ -691,6 +694,8 @@ mod tests {
         assert_eq!(err("nope(x)"), r#"1:1: parse error: unknown function with name "nope""#);
         assert_eq!(err(""), "1:1: parse error: no expression found in input");
         assert_eq!(err("x +"), "1:4: parse error: unexpected end of input");
+        assert_eq!(err("sum(up"), "1:7: parse error: unclosed left parenthesis");
+        assert_eq!(err("(1 + 2"), "1:7: parse error: unclosed left parenthesis");
         assert_eq!(err("sum(x) by (a"), r#"1:13: parse error: unexpected end of input in grouping opts"#);
         assert_eq!(err("x\n  + )"), r#"2:5: parse error: unexpected ")""#);
         assert_eq!(err("-x[5m]"), r#"1:1: parse error: unary expression only allowed on expressions of type scalar or instant vector, got "range vector""#);

@@ -1,0 +1,328 @@
+//! `/api/v1/query` and `/api/v1/query_range`, GET and form POST, in
+//! Prometheus's JSON: values as strings (`"NaN"`, `"+Inf"`), timestamps as
+//! seconds with at most three decimals, errors with `errorType` and the
+//! HTTP status Prometheus uses (400 `bad_data`, 422 `execution`, 503
+//! `unavailable`/`timeout`).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use axum::extract::{Query, RawForm, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use promql::engine::{Engine, QueryError, QueryResult, Value};
+
+use crate::AppState;
+
+/// What the query API needs: the engine and the storage it reads.
+#[derive(Clone)]
+pub struct QueryHandle {
+    pub engine: Engine,
+    pub queryable: Arc<dyn storage::Queryable>,
+}
+
+impl std::fmt::Debug for QueryHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueryHandle").field("engine", &self.engine).finish_non_exhaustive()
+    }
+}
+
+/// Prometheus's limit on points per series in a range query.
+const MAX_POINTS: i64 = 11_000;
+
+fn error(status: StatusCode, kind: &str, msg: &str) -> Response {
+    let body = serde_json::json!({"status": "error", "errorType": kind, "error": msg});
+    (status, axum::Json(body)).into_response()
+}
+
+fn bad_data(msg: &str) -> Response {
+    error(StatusCode::BAD_REQUEST, "bad_data", msg)
+}
+
+fn params(query: BTreeMap<String, String>, form: Option<RawForm>) -> BTreeMap<String, String> {
+    let mut p = query;
+    if let Some(RawForm(body)) = form {
+        for (k, v) in url::form_urlencoded::parse(&body) {
+            p.insert(k.into_owned(), v.into_owned());
+        }
+    }
+    p
+}
+
+/// A time parameter: Unix seconds (possibly fractional) or RFC 3339.
+fn parse_time(s: &str) -> Option<i64> {
+    if let Ok(f) = s.parse::<f64>() {
+        if f.is_finite() {
+            return Some((f * 1000.0).round() as i64);
+        }
+        return None;
+    }
+    parse_rfc3339(s)
+}
+
+fn parse_rfc3339(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || (b[10] != b'T' && b[10] != b't') || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, mo, d, h, mi, se) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
+    let mut i = 19;
+    let mut frac_ms = 0i64;
+    if b.get(i) == Some(&b'.') {
+        let start = i + 1;
+        i = start;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let digits = &s[start..i];
+        let ms_digits: String = digits.chars().chain("000".chars()).take(3).collect();
+        frac_ms = ms_digits.parse().ok()?;
+    }
+    let offset_s = match &s[i..] {
+        "Z" | "z" => 0,
+        tz if tz.len() == 6 && (tz.starts_with('+') || tz.starts_with('-')) => {
+            let sign = if tz.starts_with('-') { -1 } else { 1 };
+            sign * (tz[1..3].parse::<i64>().ok()? * 3600 + tz[4..6].parse::<i64>().ok()? * 60)
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(y, mo, d);
+    Some(((days * 86_400 + h * 3600 + mi * 60 + se - offset_s) * 1000) + frac_ms)
+}
+
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468
+}
+
+/// A step or timeout: a Prometheus duration or float seconds, in ms.
+fn parse_duration(s: &str) -> Option<i64> {
+    if let Ok(f) = s.parse::<f64>() {
+        return (f.is_finite() && f >= 0.0).then(|| (f * 1000.0).round() as i64);
+    }
+    promql::parser::parse_duration(s)
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+pub(crate) async fn query_get(State(s): State<Arc<AppState>>, Query(q): Query<BTreeMap<String, String>>) -> Response {
+    instant(s, params(q, None)).await
+}
+
+pub(crate) async fn query_post(State(s): State<Arc<AppState>>, Query(q): Query<BTreeMap<String, String>>, form: RawForm) -> Response {
+    instant(s, params(q, Some(form))).await
+}
+
+pub(crate) async fn query_range_get(State(s): State<Arc<AppState>>, Query(q): Query<BTreeMap<String, String>>) -> Response {
+    range(s, params(q, None)).await
+}
+
+pub(crate) async fn query_range_post(State(s): State<Arc<AppState>>, Query(q): Query<BTreeMap<String, String>>, form: RawForm) -> Response {
+    range(s, params(q, Some(form))).await
+}
+
+async fn instant(s: Arc<AppState>, p: BTreeMap<String, String>) -> Response {
+    let Some(h) = s.handles.query.clone() else { return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "query engine not available") };
+    let t = match p.get("time").filter(|t| !t.is_empty()) {
+        None => now_ms(),
+        Some(t) => match parse_time(t) {
+            Some(t) => t,
+            None => return bad_data(&format!("invalid parameter \"time\": cannot parse {t:?} to a valid timestamp")),
+        },
+    };
+    let Some(query) = p.get("query").cloned() else {
+        return bad_data("invalid parameter \"query\": unknown position: parse error: no expression found in input");
+    };
+    let result = tokio::task::spawn_blocking(move || h.engine.instant(h.queryable.as_ref(), &query, t)).await;
+    respond(result)
+}
+
+async fn range(s: Arc<AppState>, p: BTreeMap<String, String>) -> Response {
+    let Some(h) = s.handles.query.clone() else { return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "query engine not available") };
+    let get_time = |name: &str| -> Result<i64, Response> {
+        let v = p.get(name).map(String::as_str).unwrap_or_default();
+        parse_time(v).ok_or_else(|| bad_data(&format!("invalid parameter {name:?}: cannot parse {v:?} to a valid timestamp")))
+    };
+    let start = match get_time("start") {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let end = match get_time("end") {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    if end < start {
+        return bad_data("invalid parameter \"end\": end timestamp must not be before start time");
+    }
+    let step_text = p.get("step").map(String::as_str).unwrap_or_default();
+    let Some(step) = parse_duration(step_text) else {
+        return bad_data(&format!("invalid parameter \"step\": cannot parse {step_text:?} to a valid duration"));
+    };
+    if step <= 0 {
+        return bad_data("invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer");
+    }
+    if (end - start) / step > MAX_POINTS {
+        return bad_data("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)");
+    }
+    let Some(query) = p.get("query").cloned() else {
+        return bad_data("invalid parameter \"query\": unknown position: parse error: no expression found in input");
+    };
+    let result = tokio::task::spawn_blocking(move || h.engine.range(h.queryable.as_ref(), &query, start, end, step)).await;
+    respond(result)
+}
+
+fn respond(result: Result<Result<QueryResult, QueryError>, tokio::task::JoinError>) -> Response {
+    match result {
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", &e.to_string()),
+        Ok(Err(QueryError::Parse(e))) => bad_data(&format!("invalid parameter \"query\": {e}")),
+        Ok(Err(QueryError::TooManySamples)) => error(StatusCode::UNPROCESSABLE_ENTITY, "execution", &QueryError::TooManySamples.to_string()),
+        Ok(Err(QueryError::Execution(e))) => error(StatusCode::UNPROCESSABLE_ENTITY, "execution", &e),
+        Ok(Err(QueryError::Storage(e))) => error(StatusCode::UNPROCESSABLE_ENTITY, "execution", &e),
+        Ok(Ok(r)) => ([(header::CONTENT_TYPE, "application/json")], render(&r)).into_response(),
+    }
+}
+
+/// The success body, written by hand: Prometheus's timestamps are JSON
+/// numbers with exactly the millisecond digits needed, which a float
+/// serializer does not reproduce.
+pub(crate) fn render(r: &QueryResult) -> String {
+    let mut out = String::with_capacity(256);
+    out.push_str(r#"{"status":"success","data":{"resultType":""#);
+    out.push_str(r.value.type_name());
+    out.push_str(r#"","result":"#);
+    match &r.value {
+        Value::Scalar { t, v } => point(&mut out, *t, &format_value(*v)),
+        Value::String { t, v } => {
+            let quoted = serde_json::to_string(v).unwrap_or_else(|_| "\"\"".into());
+            out.push('[');
+            timestamp(&mut out, *t);
+            out.push(',');
+            out.push_str(&quoted);
+            out.push(']');
+        }
+        Value::Vector(samples) => {
+            out.push('[');
+            for (i, s) in samples.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(r#"{"metric":"#);
+                metric(&mut out, &s.metric);
+                out.push_str(r#","value":"#);
+                point(&mut out, s.t, &format_value(s.v));
+                out.push('}');
+            }
+            out.push(']');
+        }
+        Value::Matrix(series) => {
+            out.push('[');
+            for (i, s) in series.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(r#"{"metric":"#);
+                metric(&mut out, &s.metric);
+                out.push_str(r#","values":["#);
+                for (j, (t, v)) in s.points.iter().enumerate() {
+                    if j > 0 {
+                        out.push(',');
+                    }
+                    point(&mut out, *t, &format_value(*v));
+                }
+                out.push_str("]}");
+            }
+            out.push(']');
+        }
+    }
+    out.push('}');
+    if !r.warnings.is_empty() {
+        out.push_str(r#","warnings":"#);
+        out.push_str(&serde_json::to_string(&r.warnings).unwrap_or_else(|_| "[]".into()));
+    }
+    if !r.infos.is_empty() {
+        out.push_str(r#","infos":"#);
+        out.push_str(&serde_json::to_string(&r.infos).unwrap_or_else(|_| "[]".into()));
+    }
+    out.push('}');
+    out
+}
+
+fn metric(out: &mut String, l: &model::Labels) {
+    let map: BTreeMap<&str, &str> = l.iter().map(|l| (l.name, l.value)).collect();
+    out.push_str(&serde_json::to_string(&map).unwrap_or_else(|_| "{}".into()));
+}
+
+fn point(out: &mut String, t: i64, v: &str) {
+    out.push('[');
+    timestamp(out, t);
+    out.push_str(",\"");
+    out.push_str(v);
+    out.push_str("\"]");
+}
+
+/// Milliseconds as seconds: `1435781451.781`, `1435781451`, `1.050`.
+fn timestamp(out: &mut String, t: i64) {
+    let (sign, t) = if t < 0 { ("-", -t) } else { ("", t) };
+    let _ = write!(out, "{sign}{}", t / 1000);
+    let frac = t % 1000;
+    if frac != 0 {
+        let _ = write!(out, ".{frac:03}");
+    }
+}
+
+/// A float as Go's `strconv.FormatFloat(v, 'f', -1, 64)`.
+fn format_value(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "+Inf".into() } else { "-Inf".into() }
+    } else {
+        format!("{v}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use promql::engine::{Sample, Series};
+
+    #[test]
+    fn times_and_durations() {
+        assert_eq!(parse_time("1435781451.781"), Some(1_435_781_451_781));
+        assert_eq!(parse_time("2015-07-01T20:10:51.781Z"), Some(1_435_781_451_781));
+        assert_eq!(parse_time("2015-07-01T22:10:51+02:00"), Some(1_435_781_451_000));
+        assert_eq!(parse_time("yesterday"), None);
+        assert_eq!(parse_duration("15s"), Some(15_000));
+        assert_eq!(parse_duration("0.5"), Some(500));
+        assert_eq!(parse_duration("1h30m"), Some(5_400_000));
+    }
+
+    #[test]
+    fn json_as_prometheus_writes_it() {
+        let l = model::Labels::from_pairs([("__name__", "up"), ("job", "x")]);
+        let r = QueryResult { value: Value::Vector(vec![Sample { metric: l.clone(), t: 1_435_781_451_781, v: 1.0 }]), warnings: vec![], infos: vec![] };
+        assert_eq!(
+            render(&r),
+            r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"up","job":"x"},"value":[1435781451.781,"1"]}]}}"#
+        );
+        let r = QueryResult { value: Value::Scalar { t: 1_050, v: f64::NAN }, warnings: vec![], infos: vec![] };
+        assert_eq!(render(&r), r#"{"status":"success","data":{"resultType":"scalar","result":[1.050,"NaN"]}}"#);
+        let r = QueryResult {
+            value: Value::Matrix(vec![Series { metric: l, points: vec![(1000, f64::INFINITY), (2000, 0.25)] }]),
+            warnings: vec!["careful".into()],
+            infos: vec![],
+        };
+        assert_eq!(
+            render(&r),
+            r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"__name__":"up","job":"x"},"values":[[1,"+Inf"],[2,"0.25"]]}]},"warnings":["careful"]}"#
+        );
+    }
+}
