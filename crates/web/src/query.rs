@@ -147,17 +147,13 @@ async fn instant(s: Arc<AppState>, p: BTreeMap<String, String>) -> Response {
 
 async fn range(s: Arc<AppState>, p: BTreeMap<String, String>) -> Response {
     let Some(h) = s.handles.query.clone() else { return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "query engine not available") };
-    let get_time = |name: &str| -> Result<i64, Response> {
+    let get_time = |name: &str| -> Result<i64, String> {
         let v = p.get(name).map(String::as_str).unwrap_or_default();
-        parse_time(v).ok_or_else(|| bad_data(&format!("invalid parameter {name:?}: cannot parse {v:?} to a valid timestamp")))
+        parse_time(v).ok_or_else(|| format!("invalid parameter {name:?}: cannot parse {v:?} to a valid timestamp"))
     };
-    let start = match get_time("start") {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    let end = match get_time("end") {
-        Ok(t) => t,
-        Err(r) => return r,
+    let (start, end) = match (get_time("start"), get_time("end")) {
+        (Ok(s), Ok(e)) => (s, e),
+        (Err(m), _) | (_, Err(m)) => return bad_data(&m),
     };
     if end < start {
         return bad_data("invalid parameter \"end\": end timestamp must not be before start time");
