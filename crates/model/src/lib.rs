@@ -10,6 +10,7 @@ pub mod matcher;
 pub mod names;
 pub mod quote;
 pub mod regex;
+pub mod time;
 pub mod value;
 
 pub use labels::{Label, Labels, LabelsBuilder};

@@ -168,40 +168,10 @@ fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_default()
 }
 
-/// A millisecond timestamp as Go marshals a UTC `time.Time` (RFC 3339 with
-/// the fraction's trailing zeros trimmed); 0 is Go's zero time.
+/// A millisecond timestamp as Go marshals a UTC `time.Time`; 0 is Go's
+/// zero time (never scraped).
 pub(crate) fn rfc3339_ms(ms: i64) -> String {
-    if ms == 0 {
-        return "0001-01-01T00:00:00Z".into();
-    }
-    let secs = ms.div_euclid(1000);
-    let frac = ms.rem_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    let mut s = format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", rem / 3600, rem / 60 % 60, rem % 60);
-    if frac != 0 {
-        let f = format!("{frac:03}");
-        s.push('.');
-        s.push_str(f.trim_end_matches('0'));
-    }
-    s.push('Z');
-    s
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
-/// well-known algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+    if ms == 0 { "0001-01-01T00:00:00Z".into() } else { model::time::format_rfc3339_ms(ms) }
 }
 
 #[cfg(test)]

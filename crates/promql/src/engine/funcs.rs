@@ -572,7 +572,7 @@ fn date_part(name: &str, secs: f64) -> f64 {
     let s = secs.floor() as i64;
     let days = s.div_euclid(86_400);
     let rem = s.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
+    let (y, m, d) = model::time::civil_from_days(days);
     match name {
         "hour" => (rem / 3600) as f64,
         "minute" => (rem / 60 % 60) as f64,
@@ -580,33 +580,11 @@ fn date_part(name: &str, secs: f64) -> f64 {
         "month" => m as f64,
         "day_of_month" => d as f64,
         "day_of_week" => (days + 4).rem_euclid(7) as f64,
-        "day_of_year" => (days - days_from_civil(y, 1, 1) + 1) as f64,
+        "day_of_year" => (days - model::time::days_from_civil(y, 1, 1) + 1) as f64,
         "days_in_month" => {
             let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
-            (days_from_civil(ny, nm, 1) - days_from_civil(y, m, 1)) as f64
+            (model::time::days_from_civil(ny, nm, 1) - model::time::days_from_civil(y, m, 1)) as f64
         }
         _ => f64::NAN,
     }
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
