@@ -2,8 +2,9 @@
 //! the scripts' language is described in `shared/conformance/README.md`,
 //! section "The PromQL test-script language".
 //!
-//! Only [`script`], the parser, exists so far. Loading data into storage,
-//! running queries and comparing results belong to a runner that will live
-//! beside it once the engine can evaluate queries.
+//! [`script`] parses a script; [`run`] loads its data into a storage the
+//! caller provides, runs its queries through an engine and judges the
+//! results.
 
+pub mod run;
 pub mod script;
