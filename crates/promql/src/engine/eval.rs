@@ -297,7 +297,7 @@ impl Evaluator<'_> {
             }
             AggOp::CountValues => {
                 let Some(Val::Str(label)) = param else { return Err(err("count_values needs a label name")) };
-                if !model::ValidationScheme::Utf8.is_valid_label_name(&label) {
+                if !model::ValidationScheme::Utf8.is_valid_label_name(&label) || label.contains('\u{FFFD}') {
                     return Err(err(format!("invalid label name {label:?}")));
                 }
                 let mut counts: Vec<(Labels, f64)> = Vec::new();
@@ -559,10 +559,18 @@ fn cmp_asc_nan_last(a: f64, b: f64) -> std::cmp::Ordering {
     }
 }
 
-/// A stable pseudo-random position in [0, 1) for `limit_ratio`.
+/// `limit_ratio`'s stable position of a series in [0, 1]: Prometheus's
+/// label-set hash (xxHash64 over `name 0xff value 0xff ...`) over the
+/// largest `u64`, so that both pick the same series.
 fn xxh_ratio(l: &Labels) -> f64 {
-    let h = l.as_bytes().iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3));
-    (h as f64) / (u64::MAX as f64 + 1.0)
+    let mut buf = Vec::with_capacity(l.as_bytes().len());
+    for x in l {
+        buf.extend_from_slice(x.name.as_bytes());
+        buf.push(0xff);
+        buf.extend_from_slice(x.value.as_bytes());
+        buf.push(0xff);
+    }
+    xxhash_rust::xxh64::xxh64(&buf, 0) as f64 / u64::MAX as f64
 }
 
 pub(crate) fn kahan_sum(vals: &[f64]) -> f64 {

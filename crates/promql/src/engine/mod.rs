@@ -130,6 +130,8 @@ fn finish_vector(v: Vec<eval::S>, t: i64) -> Result<Vec<Sample>, QueryError> {
     Ok(out)
 }
 
+/// Drops delayed names, merges what became one series, and sorts by
+/// labels as Prometheus's range API does.
 fn finish_matrix(m: Vec<eval::M>) -> Result<Vec<Series>, QueryError> {
     let mut merged: Vec<Series> = Vec::with_capacity(m.len());
     let mut index: HashMap<Labels, usize> = HashMap::new();
@@ -154,5 +156,6 @@ fn finish_matrix(m: Vec<eval::M>) -> Result<Vec<Series>, QueryError> {
             }
         }
     }
+    merged.sort_by(|a, b| a.metric.cmp(&b.metric));
     Ok(merged)
 }

@@ -318,8 +318,10 @@ fn lex_string(input: &str, start: usize) -> Result<(String, usize), ParseError> 
             _ => return Err(ParseError::at(input, i - 2, format!("unknown escape sequence {:?}", e as char))),
         }
     }
-    let s = String::from_utf8(out).map_err(|_| ParseError::at(input, start, "invalid UTF-8 in string".into()))?;
-    Ok((s, i - start))
+    // Go strings are bytes, so Prometheus accepts `"\xff"` and fails later
+    // where the value must be UTF-8 (a label name, say); here the invalid
+    // bytes become U+FFFD, which the same checks refuse.
+    Ok((String::from_utf8_lossy(&out).into_owned(), i - start))
 }
 
 #[cfg(test)]
