@@ -59,9 +59,12 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    // `-v` lists every failing command, not only each file's first.
+    let verbose = args.iter().any(|a| a == "-v");
+    args.retain(|a| a != "-v");
     if args.is_empty() || args.iter().any(|a| a == "-h" || a == "--help") {
-        eprintln!("usage: promqltest PATH...   (PromQL .test files, or directories holding them)");
+        eprintln!("usage: promqltest [-v] PATH...   (PromQL .test files, or directories holding them)");
         return ExitCode::FAILURE;
     }
     let engine = engine();
@@ -85,6 +88,13 @@ fn main() -> ExitCode {
             };
             let outcome = run::run_source(&text, &engine, &mut new_storage);
             println!("{}", outcome.summary_line(&name));
+            if verbose {
+                for c in &outcome.commands {
+                    if let run::Status::Fail(m) = &c.status {
+                        println!("  line {}: {m}", c.line);
+                    }
+                }
+            }
             totals.add(&outcome);
         }
     }

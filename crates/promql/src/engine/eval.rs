@@ -45,6 +45,8 @@ pub(crate) enum Val {
 
 pub(crate) struct Evaluator<'a> {
     pub q: &'a dyn Querier,
+    /// The query text, for the positions in annotations.
+    pub query: &'a str,
     pub opts: &'a EngineOptions,
     /// The query's start and end (for `@ start()`, `@ end()`, `start()`...).
     pub start: i64,
@@ -67,6 +69,12 @@ fn err(msg: impl Into<String>) -> QueryError {
 }
 
 impl Evaluator<'_> {
+    /// `(line:col)` of a node, as Prometheus appends it to annotations.
+    pub fn position(&self, span: crate::parser::Span) -> String {
+        let e = crate::parser::ParseError::at(self.query, span.start, String::new());
+        format!("({}:{})", e.line, e.col)
+    }
+
     pub fn eval(&mut self, e: &Expr, t: i64) -> Result<Val, QueryError> {
         match e {
             Expr::Number { value, .. } => Ok(Val::Scalar(*value)),
@@ -129,7 +137,24 @@ impl Evaluator<'_> {
             Expr::Call { func, args, .. } => funcs::call(self, func, args, t),
             Expr::Aggregate { op, expr, param, grouping, without, .. } => {
                 let param = match param {
-                    Some(p) => Some(self.eval(p, t)?),
+                    Some(p) => {
+                        let v = self.eval(p, t)?;
+                        if let Val::Scalar(x) = v {
+                            let pos = self.position(p.span());
+                            if *op == AggOp::Quantile && !(0.0..=1.0).contains(&x) {
+                                self.warnings.push(format!("PromQL warning: quantile value should be between 0 and 1, got {} {pos}", format_value(x)));
+                            }
+                            if *op == AggOp::LimitRatio && !(-1.0..=1.0).contains(&x) {
+                                let capped = x.clamp(-1.0, 1.0);
+                                self.warnings.push(format!(
+                                    "PromQL warning: ratio value should be between -1 and 1, got {}, capping to {} {pos}",
+                                    format_value(x),
+                                    format_value(capped)
+                                ));
+                            }
+                        }
+                        Some(v)
+                    }
                     None => None,
                 };
                 let Val::Vector(v) = self.eval(expr, t)? else { return Err(err("aggregation over a non-vector")) };
@@ -316,18 +341,21 @@ impl Evaluator<'_> {
                 Ok(Val::Vector(counts.into_iter().map(|(metric, v)| S { metric, v, ts: 0, drop_name: false }).collect()))
             }
             _ => {
-                let mut groups: Vec<(Labels, Vec<f64>)> = Vec::new();
+                // A `__name__` kept by the grouping still goes at the end
+                // if any member's name was due to go (delayed removal).
+                let mut groups: Vec<(Labels, Vec<f64>, bool)> = Vec::new();
                 let mut idx: HashMap<Labels, usize> = HashMap::new();
                 for s in &v {
                     let g = group_labels(&s.metric);
                     let i = *idx.entry(g.clone()).or_insert_with(|| {
-                        groups.push((g, Vec::new()));
+                        groups.push((g, Vec::new(), false));
                         groups.len() - 1
                     });
                     groups[i].1.push(s.v);
+                    groups[i].2 |= s.drop_name;
                 }
                 let mut out = Vec::with_capacity(groups.len());
-                for (metric, vals) in groups {
+                for (metric, vals, drop_name) in groups {
                     let value = match op {
                         AggOp::Sum => kahan_sum(&vals),
                         AggOp::Avg => mean(&vals),
@@ -340,7 +368,7 @@ impl Evaluator<'_> {
                         AggOp::Quantile => funcs::quantile(scalar_param.unwrap_or(f64::NAN), &mut vals.clone()),
                         _ => f64::NAN,
                     };
-                    out.push(S { metric, v: value, ts: 0, drop_name: false });
+                    out.push(S { metric, v: value, ts: 0, drop_name });
                 }
                 Ok(Val::Vector(out))
             }
@@ -595,13 +623,23 @@ pub(crate) fn mean(vals: &[f64]) -> f64 {
     if s.is_finite() {
         return s / vals.len() as f64;
     }
-    // Incremental mean avoids overflowing to ±Inf on large values.
+    // The sum overflowed (or met an infinity): an incremental mean that
+    // divides before adding stays finite, and infinities win unless both
+    // signs occur.
     let mut m = 0.0f64;
-    for (i, v) in vals.iter().enumerate() {
-        if m.is_infinite() && v.is_infinite() && m.signum() == v.signum() {
+    for (i, &v) in vals.iter().enumerate() {
+        let n = (i + 1) as f64;
+        if m.is_infinite() {
+            if v.is_infinite() && v.signum() != m.signum() {
+                return f64::NAN;
+            }
             continue;
         }
-        m += (v - m) / (i + 1) as f64;
+        if v.is_infinite() {
+            m = v;
+            continue;
+        }
+        m += v / n - m / n;
     }
     m
 }

@@ -40,8 +40,17 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, f: &'static Function, args: &[Expr], 
         "end" => return Ok(Val::Scalar(ev.end as f64 / 1000.0)),
         "step" => return Ok(Val::Scalar(ev.step as f64 / 1000.0)),
         "range" => return Ok(Val::Scalar((ev.end - ev.start) as f64 / 1000.0)),
-        "min_of" => return Ok(Val::Scalar(scalar(0).min(scalar(1)))),
-        "max_of" => return Ok(Val::Scalar(scalar(0).max(scalar(1)))),
+        // Go's math.Min/Max: NaN wins.
+        "min_of" | "max_of" => {
+            let (a, b) = (scalar(0), scalar(1));
+            return Ok(Val::Scalar(if a.is_nan() || b.is_nan() {
+                f64::NAN
+            } else if name == "min_of" {
+                a.min(b)
+            } else {
+                a.max(b)
+            }));
+        }
         "vector" => return Ok(Val::Vector(vec![S { metric: Labels::empty(), v: scalar(0), ts: t, drop_name: false }])),
         "scalar" => {
             return Ok(Val::Scalar(match vals.first() {
@@ -134,6 +143,10 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, f: &'static Function, args: &[Expr], 
         }
         "histogram_quantile" => {
             let q = scalar(0);
+            if !(0.0..=1.0).contains(&q) {
+                let pos = ev.position(args[0].span());
+                ev.warnings.push(format!("PromQL warning: quantile value should be between 0 and 1, got {} {pos}", super::eval::format_value(q)));
+            }
             let Some(Val::Vector(v)) = vals.into_iter().nth(1) else { return Err(err("histogram_quantile needs a vector")) };
             return Ok(Val::Vector(histogram_quantile(ev, q, v, t)));
         }
@@ -173,7 +186,21 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, f: &'static Function, args: &[Expr], 
                 return Err(err(format!("{name} needs a range vector")));
             };
             let mut out = Vec::with_capacity(series.len());
+            if name == "quantile_over_time" && !(0.0..=1.0).contains(&q0) {
+                let pos = ev.position(args[0].span());
+                ev.warnings.push(format!("PromQL warning: quantile value should be between 0 and 1, got {} {pos}", super::eval::format_value(q0)));
+            }
             for m in series {
+                if matches!(name, "rate" | "increase" | "irate") {
+                    let metric = m.metric.metric_name();
+                    if !metric.is_empty() && !["_total", "_sum", "_count", "_bucket"].iter().any(|s| metric.ends_with(s)) {
+                        let pos = ev.position(args[0].span());
+                        let info = format!("PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {metric:?} {pos}");
+                        if !ev.infos.contains(&info) {
+                            ev.infos.push(info);
+                        }
+                    }
+                }
                 if let Some(v) = over_time(name, &m, range_start, range_end, t, q0, p1, p2)? {
                     let mut s = S { metric: m.metric, v, ts: t, drop_name: m.drop_name };
                     if !keep_name {
@@ -331,6 +358,7 @@ fn over_time(name: &str, m: &M, range_start: i64, range_end: i64, t: i64, q0: f6
         "stddev_over_time" => variance(&vals).sqrt(),
         "stdvar_over_time" => variance(&vals),
         "quantile_over_time" => quantile(q0, &mut vals.clone()),
+        "mad_over_time" if vals.iter().any(|v| v.is_nan()) => f64::NAN,
         "mad_over_time" => {
             let mut v = vals.clone();
             let med = quantile(0.5, &mut v);
@@ -561,8 +589,39 @@ fn bucket_quantile(q: f64, b: &mut [(f64, f64)]) -> f64 {
     start + (b[i].0 - start) * (rank / count)
 }
 
+/// Natural order, as `sort_by_label` uses it: runs of digits compare as
+/// numbers (`cpu2` before `cpu10`), everything else byte by byte.
 fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
-    a.cmp(b)
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        if a[i].is_ascii_digit() && b[j].is_ascii_digit() {
+            let (si, sj) = (i, j);
+            while i < a.len() && a[i].is_ascii_digit() {
+                i += 1;
+            }
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+            let (na, nb) = (trim_zeros(&a[si..i]), trim_zeros(&b[sj..j]));
+            let o = na.len().cmp(&nb.len()).then_with(|| na.cmp(nb));
+            if o != std::cmp::Ordering::Equal {
+                return o;
+            }
+        } else {
+            if a[i] != b[j] {
+                return a[i].cmp(&b[j]);
+            }
+            i += 1;
+            j += 1;
+        }
+    }
+    (a.len() - i).cmp(&(b.len() - j))
+}
+
+fn trim_zeros(d: &[u8]) -> &[u8] {
+    let k = d.iter().take_while(|c| **c == b'0').count();
+    &d[k.min(d.len().saturating_sub(1))..]
 }
 
 fn date_part(name: &str, secs: f64) -> f64 {
