@@ -10,7 +10,6 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use promql::engine::{Engine, EngineOptions};
 use promql::promqltest::run::{self, TestStorage, Totals};
 use storage::{Appendable, Queryable, StorageError};
 use tsdb::head::{Head, HeadMetrics, HeadOptions, HeadStorage};
@@ -30,14 +29,6 @@ impl TestStorage for HeadTestStorage {
 fn new_storage() -> Result<Box<dyn TestStorage>, StorageError> {
     let head = Head::open(HeadOptions::default(), HeadMetrics::new(None)).map_err(|e| StorageError::Other(format!("opening the head: {e}")))?;
     Ok(Box::new(HeadTestStorage(HeadStorage(head))))
-}
-
-/// The README's "Engine settings the scripts assume" that our options cover:
-/// 5 m lookback, the 10 000-sample limit, experimental functions and delayed
-/// name removal. (`@`, negative offsets and the 1 m default subquery step are
-/// not options of our engine.)
-fn engine() -> Engine {
-    Engine::new(EngineOptions { lookback_delta_ms: 5 * 60 * 1000, max_samples: 10_000, delayed_name_removal: true, experimental_functions: true })
 }
 
 /// `.test` files under `path` (itself if it is a file), sorted.
@@ -67,7 +58,7 @@ fn main() -> ExitCode {
         eprintln!("usage: promqltest [-v] PATH...   (PromQL .test files, or directories holding them)");
         return ExitCode::FAILURE;
     }
-    let engine = engine();
+    let engine = run::script_engine();
     let mut totals = Totals::default();
     for arg in &args {
         let mut files = Vec::new();

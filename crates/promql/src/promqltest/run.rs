@@ -162,6 +162,18 @@ impl fmt::Display for Totals {
 }
 
 /// Parses `text` as a script and runs it.
+/// The engine settings the upstream scripts assume (the README's "Engine
+/// settings the scripts assume"): 5 m lookback, a 10,000-sample limit,
+/// experimental functions and delayed name removal.
+pub fn script_engine() -> crate::engine::Engine {
+    crate::engine::Engine::new(crate::engine::EngineOptions {
+        lookback_delta_ms: 5 * 60 * 1000,
+        max_samples: 10_000,
+        delayed_name_removal: true,
+        experimental_functions: true,
+    })
+}
+
 pub fn run_source(text: &str, engine: &dyn QueryEngine, new_storage: StorageFactory<'_>) -> ScriptOutcome {
     match script::parse(text) {
         Ok(s) => run_script(&s, engine, new_storage),
