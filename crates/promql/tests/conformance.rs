@@ -14,23 +14,12 @@ use std::path::{Path, PathBuf};
 
 use promql::promqltest::run::{self, Status, TestStorage};
 use promql::promqltest::script::{self, Command, Point};
-use storage::{Appendable, Queryable, StorageError};
+use storage::StorageError;
 use tsdb::head::{Head, HeadMetrics, HeadOptions, HeadStorage};
-
-struct HeadTestStorage(HeadStorage);
-
-impl TestStorage for HeadTestStorage {
-    fn appendable(&self) -> &dyn Appendable {
-        &self.0
-    }
-    fn queryable(&self) -> &dyn Queryable {
-        &self.0
-    }
-}
 
 fn new_storage() -> Result<Box<dyn TestStorage>, StorageError> {
     let head = Head::open(HeadOptions::default(), HeadMetrics::new(None)).map_err(|e| StorageError::Other(e.to_string()))?;
-    Ok(Box::new(HeadTestStorage(HeadStorage(head))))
+    Ok(Box::new(HeadStorage(head)))
 }
 
 fn conformance_dir() -> PathBuf {

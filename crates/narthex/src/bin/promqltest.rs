@@ -11,24 +11,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use promql::promqltest::run::{self, TestStorage, Totals};
-use storage::{Appendable, Queryable, StorageError};
+use storage::StorageError;
 use tsdb::head::{Head, HeadMetrics, HeadOptions, HeadStorage};
-
-/// A fresh in-memory head: no WAL, no chunk files.
-struct HeadTestStorage(HeadStorage);
-
-impl TestStorage for HeadTestStorage {
-    fn appendable(&self) -> &dyn Appendable {
-        &self.0
-    }
-    fn queryable(&self) -> &dyn Queryable {
-        &self.0
-    }
-}
 
 fn new_storage() -> Result<Box<dyn TestStorage>, StorageError> {
     let head = Head::open(HeadOptions::default(), HeadMetrics::new(None)).map_err(|e| StorageError::Other(format!("opening the head: {e}")))?;
-    Ok(Box::new(HeadTestStorage(HeadStorage(head))))
+    Ok(Box::new(HeadStorage(head)))
 }
 
 /// `.test` files under `path` (itself if it is a file), sorted.

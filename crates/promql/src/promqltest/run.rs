@@ -42,10 +42,20 @@ impl QueryEngine for Engine {
     }
 }
 
-/// One empty storage, as a script sees it between two `clear`s.
+/// One empty storage, as a script sees it between two `clear`s. Anything
+/// that both appends and queries is one.
 pub trait TestStorage {
     fn appendable(&self) -> &dyn storage::Appendable;
     fn queryable(&self) -> &dyn storage::Queryable;
+}
+
+impl<T: storage::Appendable + storage::Queryable> TestStorage for T {
+    fn appendable(&self) -> &dyn storage::Appendable {
+        self
+    }
+    fn queryable(&self) -> &dyn storage::Queryable {
+        self
+    }
 }
 
 /// Makes a fresh, empty storage; called once at the start of a script and

@@ -84,15 +84,6 @@ impl Queryable for VecStorage {
     }
 }
 
-impl TestStorage for VecStorage {
-    fn appendable(&self) -> &dyn Appendable {
-        self
-    }
-    fn queryable(&self) -> &dyn Queryable {
-        self
-    }
-}
-
 // ---- A fake engine: every series is constant over time, so all variants agree unless a test says otherwise. ----
 
 #[derive(Default)]
