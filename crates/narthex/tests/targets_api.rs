@@ -160,4 +160,22 @@ scrape_configs:
     let (code, body) = get(port, "/api/v1/query_range?query=up&start=10&end=1&step=1");
     assert_eq!(code, 400, "{body}");
     assert!(body.contains("end timestamp must not be before start time"), "{body}");
+
+    // Series and label metadata.
+    let series = json(port, "/api/v1/series?match%5B%5D=up&match%5B%5D=scrape_duration_seconds%7Bjob%3D%22self%22%7D");
+    let list = series["data"].as_array().unwrap();
+    assert_eq!(list.len(), 3, "two `up` and one scrape_duration_seconds: {series}");
+    assert!(list.iter().any(|s| s["__name__"] == "scrape_duration_seconds" && s["job"] == "self"));
+    let labels = json(port, "/api/v1/labels");
+    for l in ["__name__", "instance", "job", "env"] {
+        assert!(labels["data"].as_array().unwrap().iter().any(|x| x == l), "{l} missing from {labels}");
+    }
+    let jobs = json(port, "/api/v1/label/job/values");
+    assert_eq!(jobs["data"], serde_json::json!(["dead", "self"]));
+    let limited = json(port, "/api/v1/label/__name__/values?limit=2");
+    assert_eq!(limited["data"].as_array().unwrap().len(), 2);
+    assert_eq!(limited["warnings"][0], "results truncated due to limit");
+    let (code, body) = get(port, "/api/v1/series");
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("no match[] parameter provided"), "{body}");
 }

@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 mod query;
 mod selector;
+mod series;
 mod targets;
 
 pub use query::QueryHandle;
@@ -132,6 +133,9 @@ fn router(opts: Options, handles: Handles) -> Router {
         .route("/api/v1/status/buildinfo", get(status_buildinfo))
         .route("/api/v1/query", get(query::query_get).post(query::query_post))
         .route("/api/v1/query_range", get(query::query_range_get).post(query::query_range_post))
+        .route("/api/v1/series", get(series::series).post(series::series))
+        .route("/api/v1/labels", get(series::labels).post(series::labels))
+        .route("/api/v1/label/{name}/values", get(series::label_values))
         .route("/api/v1/targets", get(targets::targets))
         .route("/api/v1/targets/metadata", get(targets::targets_metadata))
         .with_state(state);

@@ -51,7 +51,7 @@ fn params(query: BTreeMap<String, String>, form: Option<RawForm>) -> BTreeMap<St
 }
 
 /// A time parameter: Unix seconds (possibly fractional) or RFC 3339.
-fn parse_time(s: &str) -> Option<i64> {
+pub(crate) fn parse_time(s: &str) -> Option<i64> {
     if let Ok(f) = s.parse::<f64>() {
         if f.is_finite() {
             return Some((f * 1000.0).round() as i64);
