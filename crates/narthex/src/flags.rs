@@ -213,6 +213,8 @@ const IMPLEMENTED: &[&str] = &[
     "log.format",
     "query.lookback-delta",
     "query.max-samples",
+    "query.timeout",
+    "query.max-concurrency",
     "agent",
 ];
 

@@ -153,6 +153,10 @@ async fn serve(flags: &ServerFlags, matches: &clap::ArgMatches, mode: Mode) -> a
                 ..Default::default()
             }),
             queryable: Arc::new(storage.clone()),
+            timeout: promql::parser::parse_duration(&flags.query_timeout)
+                .map(|ms| Duration::from_millis(ms.max(0) as u64))
+                .with_context(|| format!("invalid --query.timeout {:?}", flags.query_timeout))?,
+            limiter: Arc::new(tokio::sync::Semaphore::new(usize::try_from(flags.query_max_concurrency).unwrap_or(usize::MAX).max(1))),
         }),
     };
 

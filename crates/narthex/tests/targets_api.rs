@@ -178,4 +178,9 @@ scrape_configs:
     let (code, body) = get(port, "/api/v1/series");
     assert_eq!(code, 400, "{body}");
     assert!(body.contains("no match[] parameter provided"), "{body}");
+
+    // A request's own timeout, capped by --query.timeout.
+    let (code, body) = get(port, "/api/v1/query?query=up&timeout=0s");
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains(r#""errorType":"timeout""#) && body.contains("query timed out in expression evaluation"), "{body}");
 }

@@ -97,3 +97,15 @@ fn range_queries_and_subqueries() {
     let v = vector(delayed.instant(&st, r#"label_replace(g * 1, "__name__", "h", "", "")"#, 120_000).unwrap().value);
     assert_eq!(v[0].0, r#"{__name__="h"}"#, "with delayed name removal a name set again survives");
 }
+
+#[test]
+fn deadline_and_cancellation_stop_evaluation() {
+    let st = storage(&[(&[("__name__", "g")], &[(0, 1.0)])]);
+    let e = Engine::default();
+    let late = promql::engine::Control { deadline: Some(std::time::Instant::now()), ..Default::default() };
+    assert_eq!(e.instant_with(&st, "g", 0, &late).unwrap_err(), promql::engine::QueryError::Timeout);
+    let gone = promql::engine::Control::default();
+    gone.canceled.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(e.range_with(&st, "g", 0, 60_000, 1000, &gone).unwrap_err(), promql::engine::QueryError::Canceled);
+    assert!(e.instant_with(&st, "g", 0, &promql::engine::Control::default()).is_ok());
+}

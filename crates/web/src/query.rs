@@ -11,7 +11,7 @@ use std::sync::Arc;
 use axum::extract::{Query, RawForm, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use promql::engine::{Engine, QueryError, QueryResult, Value};
+use promql::engine::{Control, Engine, QueryError, QueryResult, Value};
 
 use crate::AppState;
 
@@ -20,6 +20,36 @@ use crate::AppState;
 pub struct QueryHandle {
     pub engine: Engine,
     pub queryable: Arc<dyn storage::Queryable>,
+    /// `--query.timeout`.
+    pub timeout: std::time::Duration,
+    /// `--query.max-concurrency`: queries beyond it wait their turn.
+    pub limiter: Arc<tokio::sync::Semaphore>,
+}
+
+/// Raises the query's cancel flag when the request is dropped before the
+/// answer (the client went away), so evaluation stops at its next check.
+struct CancelOnDrop(Option<Arc<std::sync::atomic::AtomicBool>>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(flag) = self.0.take() {
+            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
+/// Runs one evaluation off the async workers, after waiting for a
+/// concurrency slot, under the timeout, canceled if the client leaves.
+async fn run_query(
+    h: QueryHandle,
+    eval: impl FnOnce(&Engine, &dyn storage::Queryable, &Control) -> Result<QueryResult, QueryError> + Send + 'static,
+) -> Result<Result<QueryResult, QueryError>, tokio::task::JoinError> {
+    let _permit = h.limiter.clone().acquire_owned().await;
+    let ctl = Control { deadline: Some(std::time::Instant::now() + h.timeout), canceled: Arc::default() };
+    let mut guard = CancelOnDrop(Some(ctl.canceled.clone()));
+    let result = tokio::task::spawn_blocking(move || eval(&h.engine, h.queryable.as_ref(), &ctl)).await;
+    guard.0 = None;
+    result
 }
 
 impl std::fmt::Debug for QueryHandle {
@@ -89,8 +119,20 @@ pub(crate) async fn query_range_post(State(s): State<Arc<AppState>>, Query(q): Q
     range(s, params(q, Some(form))).await
 }
 
+/// The request's `timeout`, capped by `--query.timeout`.
+fn request_timeout(h: &mut QueryHandle, p: &BTreeMap<String, String>) -> Result<(), String> {
+    if let Some(t) = p.get("timeout").filter(|t| !t.is_empty()) {
+        let Some(ms) = parse_duration(t) else { return Err(format!("invalid parameter \"timeout\": cannot parse {t:?} to a valid duration")) };
+        h.timeout = h.timeout.min(std::time::Duration::from_millis(ms.max(0) as u64));
+    }
+    Ok(())
+}
+
 async fn instant(s: Arc<AppState>, p: BTreeMap<String, String>) -> Response {
-    let Some(h) = s.handles.query.clone() else { return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "query engine not available") };
+    let Some(mut h) = s.handles.query.clone() else { return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "query engine not available") };
+    if let Err(m) = request_timeout(&mut h, &p) {
+        return bad_data(&m);
+    }
     let t = match p.get("time").filter(|t| !t.is_empty()) {
         None => now_ms(),
         Some(t) => match parse_time(t) {
@@ -101,12 +143,15 @@ async fn instant(s: Arc<AppState>, p: BTreeMap<String, String>) -> Response {
     let Some(query) = p.get("query").cloned() else {
         return bad_data("invalid parameter \"query\": unknown position: parse error: no expression found in input");
     };
-    let result = tokio::task::spawn_blocking(move || h.engine.instant(h.queryable.as_ref(), &query, t)).await;
+    let result = run_query(h, move |e, q, ctl| e.instant_with(q, &query, t, ctl)).await;
     respond(result)
 }
 
 async fn range(s: Arc<AppState>, p: BTreeMap<String, String>) -> Response {
-    let Some(h) = s.handles.query.clone() else { return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "query engine not available") };
+    let Some(mut h) = s.handles.query.clone() else { return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "query engine not available") };
+    if let Err(m) = request_timeout(&mut h, &p) {
+        return bad_data(&m);
+    }
     let get_time = |name: &str| -> Result<i64, String> {
         let v = p.get(name).map(String::as_str).unwrap_or_default();
         parse_time(v).ok_or_else(|| format!("invalid parameter {name:?}: cannot parse {v:?} to a valid timestamp"))
@@ -131,7 +176,7 @@ async fn range(s: Arc<AppState>, p: BTreeMap<String, String>) -> Response {
     let Some(query) = p.get("query").cloned() else {
         return bad_data("invalid parameter \"query\": unknown position: parse error: no expression found in input");
     };
-    let result = tokio::task::spawn_blocking(move || h.engine.range(h.queryable.as_ref(), &query, start, end, step)).await;
+    let result = run_query(h, move |e, q, ctl| e.range_with(q, &query, start, end, step, ctl)).await;
     respond(result)
 }
 
@@ -142,6 +187,9 @@ fn respond(result: Result<Result<QueryResult, QueryError>, tokio::task::JoinErro
         Ok(Err(QueryError::TooManySamples)) => error(StatusCode::UNPROCESSABLE_ENTITY, "execution", &QueryError::TooManySamples.to_string()),
         Ok(Err(QueryError::Execution(e))) => error(StatusCode::UNPROCESSABLE_ENTITY, "execution", &e),
         Ok(Err(QueryError::Storage(e))) => error(StatusCode::UNPROCESSABLE_ENTITY, "execution", &e),
+        Ok(Err(e @ QueryError::Timeout)) => error(StatusCode::SERVICE_UNAVAILABLE, "timeout", &e.to_string()),
+        // Nobody is listening; Prometheus answers 499 (client closed request).
+        Ok(Err(e @ QueryError::Canceled)) => error(StatusCode::from_u16(499).unwrap_or(StatusCode::SERVICE_UNAVAILABLE), "canceled", &e.to_string()),
         Ok(Ok(r)) => ([(header::CONTENT_TYPE, "application/json")], render(&r)).into_response(),
     }
 }

@@ -47,6 +47,7 @@ pub(crate) struct Evaluator<'a> {
     pub q: &'a dyn Querier,
     /// The query text, for the positions in annotations.
     pub query: &'a str,
+    pub ctl: &'a super::Control,
     pub opts: &'a EngineOptions,
     /// The query's start and end (for `@ start()`, `@ end()`, `start()`...).
     pub start: i64,
@@ -192,6 +193,7 @@ impl Evaluator<'_> {
     /// Every series of `vs` with its samples in `(mint, maxt]`, staleness
     /// markers included (they end a series for the lookback).
     fn fetch_raw(&mut self, vs: &VectorSelector, mint: i64, maxt: i64) -> Result<Vec<RawSeries>, QueryError> {
+        self.ctl.check()?;
         let hints = SelectHints { start: mint, end: maxt, ..Default::default() };
         let matchers: Vec<Matcher> = vs.matchers.clone();
         let mut set = self.q.select(false, Some(&hints), &matchers);

@@ -46,9 +46,36 @@ pub enum QueryError {
     Execution(String),
     #[error("query processing would load too many samples into memory in query execution")]
     TooManySamples,
+    /// `--query.timeout` passed (`timeout`, HTTP 503).
+    #[error("query timed out in expression evaluation")]
+    Timeout,
+    /// The client went away.
+    #[error("query was canceled in expression evaluation")]
+    Canceled,
     /// Reading from storage failed.
     #[error("{0}")]
     Storage(String),
+}
+
+/// A running query's limits: a deadline (`--query.timeout`) and a flag the
+/// HTTP layer raises when the client goes away. Checked between steps and
+/// before every storage read.
+#[derive(Debug, Clone, Default)]
+pub struct Control {
+    pub deadline: Option<std::time::Instant>,
+    pub canceled: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Control {
+    pub(crate) fn check(&self) -> Result<(), QueryError> {
+        if self.canceled.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(QueryError::Canceled);
+        }
+        match self.deadline {
+            Some(d) if std::time::Instant::now() >= d => Err(QueryError::Timeout),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Evaluates queries. Cheap to share; holds no per-query state.
@@ -64,9 +91,15 @@ impl Engine {
 
     /// Evaluates `query` at `t` (ms since the epoch).
     pub fn instant(&self, q: &dyn storage::Queryable, query: &str, t: i64) -> Result<QueryResult, QueryError> {
+        self.instant_with(q, query, t, &Control::default())
+    }
+
+    /// [`Engine::instant`] under a deadline and cancellation.
+    pub fn instant_with(&self, q: &dyn storage::Queryable, query: &str, t: i64, ctl: &Control) -> Result<QueryResult, QueryError> {
         let expr = crate::parser::parse(query)?;
         let querier = q.querier(i64::MIN / 2, i64::MAX / 2).map_err(|e| QueryError::Storage(e.to_string()))?;
-        let mut ev = Evaluator { q: querier.as_ref(), query, opts: &self.opts, start: t, end: t, step: 0, samples: 0, warnings: Vec::new(), infos: Vec::new() };
+        let mut ev =
+            Evaluator { q: querier.as_ref(), query, ctl, opts: &self.opts, start: t, end: t, step: 0, samples: 0, warnings: Vec::new(), infos: Vec::new() };
         let value = match ev.eval(&expr, t)? {
             Val::Scalar(v) => Value::Scalar { t, v },
             Val::Str(v) => Value::String { t, v },
@@ -79,6 +112,11 @@ impl Engine {
     /// Evaluates `query` at every `step` from `start` to `end` (ms); the
     /// value is always a matrix, as in Prometheus's range API.
     pub fn range(&self, q: &dyn storage::Queryable, query: &str, start: i64, end: i64, step: i64) -> Result<QueryResult, QueryError> {
+        self.range_with(q, query, start, end, step, &Control::default())
+    }
+
+    /// [`Engine::range`] under a deadline and cancellation.
+    pub fn range_with(&self, q: &dyn storage::Queryable, query: &str, start: i64, end: i64, step: i64, ctl: &Control) -> Result<QueryResult, QueryError> {
         let expr = crate::parser::parse(query)?;
         let kind = expr.value_type();
         if kind != crate::parser::ValueType::Scalar && kind != crate::parser::ValueType::Vector {
@@ -91,11 +129,12 @@ impl Engine {
             return Err(QueryError::Execution("zero or negative query resolution step widths are not accepted. Try a positive integer".into()));
         }
         let querier = q.querier(i64::MIN / 2, i64::MAX / 2).map_err(|e| QueryError::Storage(e.to_string()))?;
-        let mut ev = Evaluator { q: querier.as_ref(), query, opts: &self.opts, start, end, step, samples: 0, warnings: Vec::new(), infos: Vec::new() };
+        let mut ev = Evaluator { q: querier.as_ref(), query, ctl, opts: &self.opts, start, end, step, samples: 0, warnings: Vec::new(), infos: Vec::new() };
         let mut series: Vec<eval::M> = Vec::new();
         let mut index: HashMap<(Labels, bool), usize> = HashMap::new();
         let mut t = start;
         while t <= end {
+            ctl.check()?;
             let samples = match ev.eval(&expr, t)? {
                 Val::Scalar(v) => vec![eval::S { metric: Labels::empty(), v, ts: t, drop_name: false }],
                 Val::Vector(v) => v,
