@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use model::{Labels, LabelsBuilder, Matcher};
+use model::{Labels, LabelsBuilder};
 use storage::{Querier, SelectHints, ValueType};
 
 use super::{EngineOptions, QueryError, funcs};
@@ -48,6 +48,9 @@ pub(crate) struct Evaluator<'a> {
     /// The query text, for the positions in annotations.
     pub query: &'a str,
     pub ctl: &'a super::Control,
+    /// Samples read per selector (by its address in the tree, which lives
+    /// for the whole query): `(from, to, series)`.
+    pub cache: HashMap<usize, (i64, i64, Vec<RawSeries>)>,
     pub opts: &'a EngineOptions,
     /// The query's start and end (for `@ start()`, `@ end()`, `start()`...).
     pub start: i64,
@@ -95,7 +98,7 @@ impl Evaluator<'_> {
             Expr::Vector(vs) => self.vector_selector(vs, t).map(Val::Vector),
             Expr::Matrix { vs, range, .. } => {
                 let ref_t = self.ref_time(vs.at, vs.offset, t);
-                let series = self.fetch(vs, ref_t - range, ref_t)?;
+                let series = self.fetch(vs, ref_t - range, ref_t, t)?;
                 let series = series.into_iter().filter(|(_, p)| !p.is_empty()).map(|(metric, points)| M { metric, points, drop_name: false }).collect();
                 Ok(Val::Matrix { series, range_start: ref_t - range, range_end: ref_t })
             }
@@ -191,12 +194,42 @@ impl Evaluator<'_> {
     }
 
     /// Every series of `vs` with its samples in `(mint, maxt]`, staleness
-    /// markers included (they end a series for the lookback).
-    fn fetch_raw(&mut self, vs: &VectorSelector, mint: i64, maxt: i64) -> Result<Vec<RawSeries>, QueryError> {
+    /// markers included (they end a series for the lookback). Storage is
+    /// read once per selector for the rest of the query (the window slides
+    /// forward with the steps) and later steps slice that.
+    fn fetch_raw(&mut self, vs: &VectorSelector, mint: i64, maxt: i64, t: i64) -> Result<Vec<RawSeries>, QueryError> {
         self.ctl.check()?;
+        let key = vs as *const VectorSelector as usize;
+        let covered = self.cache.get(&key).is_some_and(|(lo, hi, _)| *lo <= mint && maxt <= *hi);
+        if !covered {
+            // A selector pinned by `@` does not move with the steps.
+            let ahead = if vs.at.is_some() { 0 } else { (self.end - t).max(0) };
+            let (lo, hi) = match self.cache.get(&key) {
+                Some((lo, hi, _)) => (mint.min(*lo), (maxt + ahead).max(*hi)),
+                None => (mint, maxt + ahead),
+            };
+            let data = self.read_storage(vs, lo, hi)?;
+            self.cache.insert(key, (lo, hi, data));
+        }
+        let Some((_, _, data)) = self.cache.get(&key) else { return Ok(Vec::new()) };
+        let mut out = Vec::with_capacity(data.len());
+        let mut loaded = 0;
+        for (labels, points) in data {
+            let from = points.partition_point(|p| p.0 <= mint);
+            let to = points.partition_point(|p| p.0 <= maxt);
+            loaded += to - from;
+            out.push((labels.clone(), points[from..to].to_vec()));
+        }
+        self.samples += loaded;
+        if self.samples > self.opts.max_samples {
+            return Err(QueryError::TooManySamples);
+        }
+        Ok(out)
+    }
+
+    fn read_storage(&self, vs: &VectorSelector, mint: i64, maxt: i64) -> Result<Vec<RawSeries>, QueryError> {
         let hints = SelectHints { start: mint, end: maxt, ..Default::default() };
-        let matchers: Vec<Matcher> = vs.matchers.clone();
-        let mut set = self.q.select(false, Some(&hints), &matchers);
+        let mut set = self.q.select(false, Some(&hints), &vs.matchers);
         let mut out = Vec::new();
         while let Some(s) = set.next() {
             let mut it = s.iterator();
@@ -215,10 +248,6 @@ impl Evaluator<'_> {
             if let Some(e) = it.err() {
                 return Err(QueryError::Storage(e.to_string()));
             }
-            self.samples += points.len();
-            if self.samples > self.opts.max_samples {
-                return Err(QueryError::TooManySamples);
-            }
             out.push((s.labels().clone(), points));
         }
         if let Some(e) = set.err() {
@@ -228,8 +257,8 @@ impl Evaluator<'_> {
     }
 
     /// Samples of a range selector, staleness markers removed.
-    fn fetch(&mut self, vs: &VectorSelector, mint: i64, maxt: i64) -> Result<Vec<RawSeries>, QueryError> {
-        let mut raw = self.fetch_raw(vs, mint, maxt)?;
+    fn fetch(&mut self, vs: &VectorSelector, mint: i64, maxt: i64, t: i64) -> Result<Vec<RawSeries>, QueryError> {
+        let mut raw = self.fetch_raw(vs, mint, maxt, t)?;
         for (_, p) in &mut raw {
             p.retain(|(_, v)| !model::value::is_stale_nan(*v));
         }
@@ -238,7 +267,7 @@ impl Evaluator<'_> {
 
     fn vector_selector(&mut self, vs: &VectorSelector, t: i64) -> Result<Vec<S>, QueryError> {
         let ref_t = self.ref_time(vs.at, vs.offset, t);
-        let raw = self.fetch_raw(vs, ref_t - self.opts.lookback_delta_ms, ref_t)?;
+        let raw = self.fetch_raw(vs, ref_t - self.opts.lookback_delta_ms, ref_t, t)?;
         let mut out = Vec::with_capacity(raw.len());
         for (metric, points) in raw {
             if let Some(&(pt, pv)) = points.last() {

@@ -98,8 +98,19 @@ impl Engine {
     pub fn instant_with(&self, q: &dyn storage::Queryable, query: &str, t: i64, ctl: &Control) -> Result<QueryResult, QueryError> {
         let expr = crate::parser::parse(query)?;
         let querier = q.querier(i64::MIN / 2, i64::MAX / 2).map_err(|e| QueryError::Storage(e.to_string()))?;
-        let mut ev =
-            Evaluator { q: querier.as_ref(), query, ctl, opts: &self.opts, start: t, end: t, step: 0, samples: 0, warnings: Vec::new(), infos: Vec::new() };
+        let mut ev = Evaluator {
+            q: querier.as_ref(),
+            query,
+            ctl,
+            cache: HashMap::new(),
+            opts: &self.opts,
+            start: t,
+            end: t,
+            step: 0,
+            samples: 0,
+            warnings: Vec::new(),
+            infos: Vec::new(),
+        };
         let value = match ev.eval(&expr, t)? {
             Val::Scalar(v) => Value::Scalar { t, v },
             Val::Str(v) => Value::String { t, v },
@@ -129,7 +140,19 @@ impl Engine {
             return Err(QueryError::Execution("zero or negative query resolution step widths are not accepted. Try a positive integer".into()));
         }
         let querier = q.querier(i64::MIN / 2, i64::MAX / 2).map_err(|e| QueryError::Storage(e.to_string()))?;
-        let mut ev = Evaluator { q: querier.as_ref(), query, ctl, opts: &self.opts, start, end, step, samples: 0, warnings: Vec::new(), infos: Vec::new() };
+        let mut ev = Evaluator {
+            q: querier.as_ref(),
+            query,
+            ctl,
+            cache: HashMap::new(),
+            opts: &self.opts,
+            start,
+            end,
+            step,
+            samples: 0,
+            warnings: Vec::new(),
+            infos: Vec::new(),
+        };
         let mut series: Vec<eval::M> = Vec::new();
         let mut index: HashMap<(Labels, bool), usize> = HashMap::new();
         let mut t = start;
