@@ -299,9 +299,10 @@ mod tests {
 
     #[test]
     fn unimplemented_flags_are_listed_when_set() {
-        let (_, m) = parse(&["narthex", "--web.enable-lifecycle", "--query.timeout=1m", "--storage.tsdb.retention.time=1d"]);
+        let (_, m) = parse(&["narthex", "--web.enable-lifecycle", "--rules.alert.resend-delay=2m", "--query.timeout=1m", "--storage.tsdb.retention.time=1d"]);
         let un = ServerFlags::unimplemented(&m);
-        assert!(un.contains(&"--query.timeout".to_owned()));
+        assert!(un.contains(&"--rules.alert.resend-delay".to_owned()));
+        assert!(!un.iter().any(|f| f == "--query.timeout"), "the query flags take effect");
         assert!(un.contains(&"--storage.tsdb.retention.time".to_owned()));
         assert!(!un.iter().any(|f| f == "--web.enable-lifecycle"));
         let (_, storage) = parse(&["narthex", "--storage.tsdb.path=/x", "--no-storage.tsdb.wal-compression"]);
