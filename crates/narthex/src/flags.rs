@@ -209,6 +209,7 @@ const IMPLEMENTED: &[&str] = &[
     "web.external-url",
     "web.route-prefix",
     "web.enable-lifecycle",
+    "web.enable-remote-write-receiver",
     "log.level",
     "log.format",
     "query.lookback-delta",

@@ -158,6 +158,7 @@ async fn serve(flags: &ServerFlags, matches: &clap::ArgMatches, mode: Mode) -> a
                 .with_context(|| format!("invalid --query.timeout {:?}", flags.query_timeout))?,
             limiter: Arc::new(tokio::sync::Semaphore::new(usize::try_from(flags.query_max_concurrency).unwrap_or(usize::MAX).max(1))),
         }),
+        remote_write: flags.web_enable_remote_write_receiver.then(|| web::WriteTarget(Arc::new(storage.clone()))),
     };
 
     let mut group = RunGroup::new(STOP_GRACE);

@@ -214,3 +214,48 @@ fn narthex_scrapes_node_exporter_and_prometheus_reads_the_result() {
     let n: f64 = v["data"]["result"][0]["value"][1].as_str().unwrap().parse().unwrap();
     assert!(n >= 3.0, "expected several scrapes of up, got {n}");
 }
+
+/// Real Prometheus remote-writes what it scrapes (itself) to narthex with
+/// `--web.enable-remote-write-receiver`; narthex's query API then answers
+/// for those series.
+#[test]
+#[ignore = "needs Debian's prometheus; run by scripts/interop.sh"]
+fn prometheus_remote_writes_into_narthex() {
+    let dir = tempfile::tempdir().unwrap();
+    let ours = free_port();
+    let theirs = free_port();
+    let our_cfg = dir.path().join("narthex.yml");
+    std::fs::write(&our_cfg, "scrape_configs: []\n").unwrap();
+    let _narthex = Killed(
+        Command::new(env!("CARGO_BIN_EXE_narthex"))
+            .arg(format!("--config.file={}", our_cfg.display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{ours}"))
+            .arg(format!("--storage.tsdb.path={}", dir.path().join("narthex-data").display()))
+            .arg("--web.enable-remote-write-receiver")
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start narthex"),
+    );
+    wait_for(ours, "/-/ready", "narthex did not become ready", |b| b.contains("Ready"));
+    let prom_cfg = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &prom_cfg,
+        format!(
+            "global: {{scrape_interval: 1s, scrape_timeout: 1s}}\nscrape_configs:\n  - job_name: prometheus\n    static_configs: [{{targets: ['127.0.0.1:{theirs}']}}]\nremote_write:\n  - url: http://127.0.0.1:{ours}/api/v1/write\n    queue_config: {{batch_send_deadline: 1s}}\n"
+        ),
+    )
+    .unwrap();
+    let _prom = Killed(
+        Command::new("prometheus")
+            .arg(format!("--config.file={}", prom_cfg.display()))
+            .arg(format!("--storage.tsdb.path={}", dir.path().join("prom-data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{theirs}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start Debian's prometheus"),
+    );
+    let up = wait_for(ours, "/api/v1/query?query=up%7Bjob%3D%22prometheus%22%7D", "remote-written up never arrived", |b| b.contains(r#""1"]"#));
+    assert!(up.contains(&format!(r#""instance":"127.0.0.1:{theirs}""#)), "{up}");
+    wait_for(ours, "/api/v1/query?query=count(prometheus_tsdb_head_series)", "no prometheus_tsdb_head_series", |b| b.contains(r#""1"]"#));
+}

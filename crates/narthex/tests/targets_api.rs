@@ -183,4 +183,13 @@ scrape_configs:
     let (code, body) = get(port, "/api/v1/query?query=up&timeout=0s");
     assert_eq!(code, 503, "{body}");
     assert!(body.contains(r#""errorType":"timeout""#) && body.contains("query timed out in expression evaluation"), "{body}");
+
+    // The remote-write receiver is off without its flag, as in Prometheus.
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "POST /api/v1/write HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
+    let mut buf = String::new();
+    let _ = s.read_to_string(&mut buf);
+    assert!(buf.starts_with("HTTP/1.1 404"), "{buf}");
+    assert!(buf.contains("--web.enable-remote-write-receiver"), "{buf}");
 }

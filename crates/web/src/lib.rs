@@ -26,8 +26,10 @@ mod query;
 mod selector;
 mod series;
 mod targets;
+mod write;
 
 pub use query::QueryHandle;
+pub use write::WriteTarget;
 
 /// A request to reload the configuration, answered with the outcome.
 #[derive(Debug)]
@@ -73,6 +75,9 @@ pub struct Handles {
     pub scrape: Option<Arc<scrape::Manager>>,
     /// The query engine and its storage, for `/api/v1/query*`.
     pub query: Option<QueryHandle>,
+    /// Where remote-written samples go; `None` unless
+    /// `--web.enable-remote-write-receiver` is set.
+    pub remote_write: Option<WriteTarget>,
 }
 
 struct AppState {
@@ -136,6 +141,7 @@ fn router(opts: Options, handles: Handles) -> Router {
         .route("/api/v1/series", get(series::series).post(series::series))
         .route("/api/v1/labels", get(series::labels).post(series::labels))
         .route("/api/v1/label/{name}/values", get(series::label_values))
+        .route("/api/v1/write", post(write::write).layer(axum::extract::DefaultBodyLimit::max(write::MAX_BODY)))
         .route("/api/v1/targets", get(targets::targets))
         .route("/api/v1/targets/metadata", get(targets::targets_metadata))
         .with_state(state);
