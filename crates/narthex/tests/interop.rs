@@ -31,6 +31,34 @@ fn http_get(port: u16, path: &str) -> Option<String> {
     text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())
 }
 
+/// Starts our binary on `cfg`, listening on `port`, with its data in `data`.
+fn start_narthex(cfg: &Path, port: u16, data: &Path, extra: &[&str]) -> Killed {
+    Killed(
+        Command::new(env!("CARGO_BIN_EXE_narthex"))
+            .arg(format!("--config.file={}", cfg.display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg(format!("--storage.tsdb.path={}", data.display()))
+            .args(extra)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start narthex"),
+    )
+}
+
+/// Starts Debian's Prometheus on `cfg`, listening on `port`.
+fn start_prometheus(cfg: &Path, data: &Path, port: u16) -> Killed {
+    Killed(
+        Command::new("prometheus")
+            .arg(format!("--config.file={}", cfg.display()))
+            .arg(format!("--storage.tsdb.path={}", data.display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start Debian's prometheus (apt-get install prometheus)"),
+    )
+}
+
 fn conformance_dir() -> PathBuf {
     std::env::var("NARTHEX_CONFORMANCE_DIR").map(PathBuf::from).unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance"))
 }
@@ -45,27 +73,10 @@ fn real_prometheus_scrapes_our_metrics() {
     let theirs = free_port();
     let our_cfg = dir.path().join("narthex.yml");
     std::fs::write(&our_cfg, "scrape_configs: [{job_name: x, static_configs: [{targets: ['localhost:1']}]}]\n").unwrap();
-    let _narthex = Killed(
-        Command::new(env!("CARGO_BIN_EXE_narthex"))
-            .arg(format!("--config.file={}", our_cfg.display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{ours}"))
-            .arg(format!("--storage.tsdb.path={}", dir.path().join("narthex-data").display()))
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start narthex"),
-    );
+    let _narthex = start_narthex(&our_cfg, ours, &dir.path().join("narthex-data"), &[]);
     let prom_cfg = dir.path().join("prometheus.yml");
     std::fs::write(&prom_cfg, format!("global: {{scrape_interval: 1s, scrape_timeout: 1s}}\nscrape_configs:\n  - job_name: narthex\n    static_configs: [{{targets: ['127.0.0.1:{ours}']}}]\n")).unwrap();
-    let _prom = Killed(
-        Command::new("prometheus")
-            .arg(format!("--config.file={}", prom_cfg.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.path().join("prom-data").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{theirs}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start Debian's prometheus (apt-get install prometheus)"),
-    );
+    let _prom = start_prometheus(&prom_cfg, &dir.path().join("prom-data"), theirs);
     let query = |q: &str| http_get(theirs, &format!("/api/v1/query?query={q}")).unwrap_or_default();
     let start = Instant::now();
     loop {
@@ -163,15 +174,7 @@ fn narthex_scrapes_node_exporter_and_prometheus_reads_the_result() {
     let cfg = dir.path().join("narthex.yml");
     std::fs::write(&cfg, format!("global: {{scrape_interval: 1s, scrape_timeout: 1s}}\nscrape_configs:\n  - job_name: node\n    static_configs: [{{targets: ['127.0.0.1:{exporter_port}']}}]\n")).unwrap();
     let data = dir.path().join("data");
-    let mut narthex = Killed(
-        Command::new(env!("CARGO_BIN_EXE_narthex"))
-            .arg(format!("--config.file={}", cfg.display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{ours}"))
-            .arg(format!("--storage.tsdb.path={}", data.display()))
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start narthex"),
-    );
+    let mut narthex = start_narthex(&cfg, ours, &data, &[]);
     let targets = wait_for(ours, "/api/v1/targets", "the node target never came up", |b| b.contains(r#""health":"up""#));
     assert!(targets.contains(r#""lastError":"""#), "{targets}");
     assert!(targets.contains(&format!(r#""scrapeUrl":"http://127.0.0.1:{exporter_port}/metrics""#)), "{targets}");
@@ -188,16 +191,7 @@ fn narthex_scrapes_node_exporter_and_prometheus_reads_the_result() {
     let theirs = free_port();
     let prom_cfg = dir.path().join("prometheus.yml");
     std::fs::write(&prom_cfg, "scrape_configs: []\n").unwrap();
-    let _prom = Killed(
-        Command::new("prometheus")
-            .arg(format!("--config.file={}", prom_cfg.display()))
-            .arg(format!("--storage.tsdb.path={}", data.display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{theirs}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start Debian's prometheus"),
-    );
+    let _prom = start_prometheus(&prom_cfg, &data, theirs);
     wait_for(theirs, "/-/ready", "Prometheus did not open narthex's data", |b| b.contains("Ready"));
     let cpu = wait_for(theirs, "/api/v1/query?query=node_cpu_seconds_total%7Bmode%3D%22idle%22%7D", "no node_cpu_seconds_total", |b| {
         b.contains(r#""status":"success""#) && b.contains(r#""cpu":"0""#)
@@ -226,16 +220,7 @@ fn prometheus_remote_writes_into_narthex() {
     let theirs = free_port();
     let our_cfg = dir.path().join("narthex.yml");
     std::fs::write(&our_cfg, "scrape_configs: []\n").unwrap();
-    let _narthex = Killed(
-        Command::new(env!("CARGO_BIN_EXE_narthex"))
-            .arg(format!("--config.file={}", our_cfg.display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{ours}"))
-            .arg(format!("--storage.tsdb.path={}", dir.path().join("narthex-data").display()))
-            .arg("--web.enable-remote-write-receiver")
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start narthex"),
-    );
+    let _narthex = start_narthex(&our_cfg, ours, &dir.path().join("narthex-data"), &["--web.enable-remote-write-receiver"]);
     wait_for(ours, "/-/ready", "narthex did not become ready", |b| b.contains("Ready"));
     let prom_cfg = dir.path().join("prometheus.yml");
     std::fs::write(
@@ -245,16 +230,7 @@ fn prometheus_remote_writes_into_narthex() {
         ),
     )
     .unwrap();
-    let _prom = Killed(
-        Command::new("prometheus")
-            .arg(format!("--config.file={}", prom_cfg.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.path().join("prom-data").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{theirs}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start Debian's prometheus"),
-    );
+    let _prom = start_prometheus(&prom_cfg, &dir.path().join("prom-data"), theirs);
     let up = wait_for(ours, "/api/v1/query?query=up%7Bjob%3D%22prometheus%22%7D", "remote-written up never arrived", |b| b.contains(r#""1"]"#));
     assert!(up.contains(&format!(r#""instance":"127.0.0.1:{theirs}""#)), "{up}");
     wait_for(ours, "/api/v1/query?query=count(prometheus_tsdb_head_series)", "no prometheus_tsdb_head_series", |b| b.contains(r#""1"]"#));
