@@ -108,7 +108,7 @@ async fn serve(flags: &ServerFlags, matches: &clap::ArgMatches, mode: Mode) -> a
         shutdown: scrape_shutdown.clone(),
         offset_seed: offset_seed(),
         user_agent: format!("Prometheus/{VERSION} (narthex)"),
-        extra_metrics: flags.enable_feature.iter().any(|f| f.split(',').any(|f| f == "extra-scrape-metrics")),
+        extra_metrics: feature_enabled(flags, "extra-scrape-metrics"),
     }));
     let manager = scrape_manager.clone();
     reloader.register(
@@ -150,7 +150,8 @@ async fn serve(flags: &ServerFlags, matches: &clap::ArgMatches, mode: Mode) -> a
                 lookback_delta_ms: promql::parser::parse_duration(&flags.query_lookback_delta)
                     .with_context(|| format!("invalid --query.lookback-delta {:?}", flags.query_lookback_delta))?,
                 max_samples: usize::try_from(flags.query_max_samples).unwrap_or(usize::MAX),
-                ..Default::default()
+                delayed_name_removal: feature_enabled(flags, "promql-delayed-name-removal"),
+                experimental_functions: feature_enabled(flags, "promql-experimental-functions"),
             }),
             queryable: Arc::new(storage.clone()),
             timeout: promql::parser::parse_duration(&flags.query_timeout)
@@ -273,4 +274,9 @@ async fn serve(flags: &ServerFlags, matches: &clap::ArgMatches, mode: Mode) -> a
 fn offset_seed() -> u64 {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     host.trim().bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// Whether `--enable-feature` (repeatable, comma-separated) names `feature`.
+fn feature_enabled(flags: &ServerFlags, feature: &str) -> bool {
+    flags.enable_feature.iter().any(|f| f.split(',').any(|f| f.trim() == feature))
 }

@@ -109,3 +109,12 @@ fn deadline_and_cancellation_stop_evaluation() {
     assert_eq!(e.range_with(&st, "g", 0, 60_000, 1000, &gone).unwrap_err(), promql::engine::QueryError::Canceled);
     assert!(e.instant_with(&st, "g", 0, &promql::engine::Control::default()).is_ok());
 }
+
+#[test]
+fn experimental_functions_need_their_feature() {
+    let st = storage(&[(&[("__name__", "g"), ("a", "x")], &[(0, 1.0)])]);
+    let err = Engine::default().instant(&st, "sort_by_label(g, \"a\")", 0).unwrap_err().to_string();
+    assert_eq!(err, r#"1:1: parse error: function "sort_by_label" is not enabled"#);
+    let on = Engine::new(EngineOptions { experimental_functions: true, ..Default::default() });
+    assert_eq!(vector(on.instant(&st, "sort_by_label(g, \"a\")", 0).unwrap().value).len(), 1);
+}

@@ -94,9 +94,21 @@ impl Engine {
         self.instant_with(q, query, t, &Control::default())
     }
 
+    /// Parses `query` and refuses experimental functions unless enabled,
+    /// as Prometheus does without `--enable-feature=promql-experimental-functions`.
+    fn parse(&self, query: &str) -> Result<crate::parser::Expr, QueryError> {
+        let expr = crate::parser::parse(query)?;
+        if !self.opts.experimental_functions {
+            if let Some((name, start)) = first_experimental(&expr) {
+                return Err(QueryError::Parse(ParseError::at(query, start, format!("function {name:?} is not enabled"))));
+            }
+        }
+        Ok(expr)
+    }
+
     /// [`Engine::instant`] under a deadline and cancellation.
     pub fn instant_with(&self, q: &dyn storage::Queryable, query: &str, t: i64, ctl: &Control) -> Result<QueryResult, QueryError> {
-        let expr = crate::parser::parse(query)?;
+        let expr = self.parse(query)?;
         let querier = q.querier(i64::MIN / 2, i64::MAX / 2).map_err(|e| QueryError::Storage(e.to_string()))?;
         let mut ev = Evaluator {
             q: querier.as_ref(),
@@ -128,7 +140,7 @@ impl Engine {
 
     /// [`Engine::range`] under a deadline and cancellation.
     pub fn range_with(&self, q: &dyn storage::Queryable, query: &str, start: i64, end: i64, step: i64, ctl: &Control) -> Result<QueryResult, QueryError> {
-        let expr = crate::parser::parse(query)?;
+        let expr = self.parse(query)?;
         let kind = expr.value_type();
         if kind != crate::parser::ValueType::Scalar && kind != crate::parser::ValueType::Vector {
             return Err(QueryError::Execution(format!(
@@ -174,6 +186,23 @@ impl Engine {
             t += step;
         }
         Ok(QueryResult { value: Value::Matrix(finish_matrix(series)?), warnings: ev.warnings, infos: ev.infos })
+    }
+}
+
+/// The first call of an experimental function in `e`, with its position.
+fn first_experimental(e: &crate::parser::Expr) -> Option<(&'static str, usize)> {
+    use crate::parser::Expr;
+    match e {
+        Expr::Call { func, args, span } => {
+            if func.experimental {
+                return Some((func.name, span.start));
+            }
+            args.iter().find_map(first_experimental)
+        }
+        Expr::Paren { expr, .. } | Expr::Neg { expr, .. } | Expr::Subquery { expr, .. } => first_experimental(expr),
+        Expr::Binary { lhs, rhs, .. } => first_experimental(lhs).or_else(|| first_experimental(rhs)),
+        Expr::Aggregate { expr, param, .. } => param.as_deref().and_then(first_experimental).or_else(|| first_experimental(expr)),
+        Expr::Number { .. } | Expr::String { .. } | Expr::Vector(_) | Expr::Matrix { .. } => None,
     }
 }
 
