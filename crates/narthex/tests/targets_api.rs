@@ -192,4 +192,18 @@ scrape_configs:
     let _ = s.read_to_string(&mut buf);
     assert!(buf.starts_with("HTTP/1.1 404"), "{buf}");
     assert!(buf.contains("--web.enable-remote-write-receiver"), "{buf}");
+
+    // Form POST, as Grafana sends queries.
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let form = "query=up%7Bjob%3D%22self%22%7D";
+    write!(
+        s,
+        "POST /api/v1/query HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}",
+        form.len()
+    )
+    .unwrap();
+    let mut buf = String::new();
+    let _ = s.read_to_string(&mut buf);
+    assert!(buf.starts_with("HTTP/1.1 200") && buf.contains(r#""resultType":"vector""#) && buf.contains(r#""job":"self""#), "{buf}");
 }

@@ -179,17 +179,13 @@ impl ScrapePool {
         let job = self.shared.cfg.job_name.clone();
         self.groups = groups;
         let wanted = self.populate();
-        let mut stopping = Vec::new();
         let gone: Vec<u64> = self.active.keys().filter(|h| !wanted.contains_key(h)).copied().collect();
         for h in gone {
             self.active.remove(&h);
             if let Some(l) = self.loops.remove(&h) {
-                stopping.push(l);
+                // The loop writes its end-of-run markers in the background.
+                l.stop.cancel();
             }
-        }
-        for l in stopping {
-            // The loop writes its end-of-run markers in the background.
-            l.stop.cancel();
         }
         for (h, t) in wanted {
             if self.active.contains_key(&h) {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{RawForm, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -136,8 +136,8 @@ fn router(opts: Options, handles: Handles) -> Router {
         .route("/api/v1/status/config", get(status_config))
         .route("/api/v1/status/flags", get(status_flags))
         .route("/api/v1/status/buildinfo", get(status_buildinfo))
-        .route("/api/v1/query", get(query::query_get).post(query::query_post))
-        .route("/api/v1/query_range", get(query::query_range_get).post(query::query_range_post))
+        .route("/api/v1/query", get(query::query).post(query::query))
+        .route("/api/v1/query_range", get(query::query_range).post(query::query_range))
         .route("/api/v1/series", get(series::series).post(series::series))
         .route("/api/v1/labels", get(series::labels).post(series::labels))
         .route("/api/v1/label/{name}/values", get(series::label_values))
@@ -229,18 +229,42 @@ fn api<T: Serialize>(data: T) -> Response {
     axum::Json(Success { status: "success", data }).into_response()
 }
 
-/// Prometheus's error envelope.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Failure<'a> {
-    status: &'static str,
-    error_type: &'static str,
-    error: &'a str,
+/// Every parameter of a GET or form POST, in order, repeated ones kept
+/// (`match[]` is a list).
+pub(crate) fn request_params(query: Option<String>, form: RawForm) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = query.as_deref().map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
+    // For a GET, axum hands the query string back as the "form".
+    let RawForm(body) = form;
+    if Some(body.as_ref()) != query.as_deref().map(str::as_bytes) {
+        out.extend(url::form_urlencoded::parse(&body).into_owned());
+    }
+    out
 }
 
-/// A request the API refuses (HTTP 400, `bad_data`).
-fn bad_data(error: &str) -> Response {
-    (StatusCode::BAD_REQUEST, axum::Json(Failure { status: "error", error_type: "bad_data", error })).into_response()
+/// An API error in Prometheus's envelope: the HTTP status, the
+/// `errorType` and the message.
+pub(crate) struct ApiError(pub StatusCode, pub &'static str, pub String);
+
+impl ApiError {
+    /// A request the API refuses (HTTP 400, `bad_data`).
+    pub(crate) fn bad_data(msg: &str) -> ApiError {
+        ApiError(StatusCode::BAD_REQUEST, "bad_data", msg.to_owned())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({"status": "error", "errorType": self.1, "error": self.2});
+        (self.0, axum::Json(body)).into_response()
+    }
+}
+
+pub(crate) fn error(status: StatusCode, kind: &'static str, msg: &str) -> Response {
+    ApiError(status, kind, msg.to_owned()).into_response()
+}
+
+pub(crate) fn bad_data(msg: &str) -> Response {
+    ApiError::bad_data(msg).into_response()
 }
 
 async fn status_config(State(s): State<Arc<AppState>>) -> Response {

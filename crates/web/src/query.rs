@@ -8,12 +8,12 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use axum::extract::{Query, RawForm, State};
+use axum::extract::{RawForm, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use promql::engine::{Control, Engine, QueryError, QueryResult, Value};
+use promql::engine::{Control, Engine, QueryError, QueryResult, Value, format_value};
 
-use crate::AppState;
+use crate::{AppState, bad_data, error};
 
 /// What the query API needs: the engine and the storage it reads.
 #[derive(Clone)]
@@ -61,23 +61,9 @@ impl std::fmt::Debug for QueryHandle {
 /// Prometheus's limit on points per series in a range query.
 const MAX_POINTS: i64 = 11_000;
 
-fn error(status: StatusCode, kind: &str, msg: &str) -> Response {
-    let body = serde_json::json!({"status": "error", "errorType": kind, "error": msg});
-    (status, axum::Json(body)).into_response()
-}
-
-fn bad_data(msg: &str) -> Response {
-    error(StatusCode::BAD_REQUEST, "bad_data", msg)
-}
-
-fn params(query: BTreeMap<String, String>, form: Option<RawForm>) -> BTreeMap<String, String> {
-    let mut p = query;
-    if let Some(RawForm(body)) = form {
-        for (k, v) in url::form_urlencoded::parse(&body) {
-            p.insert(k.into_owned(), v.into_owned());
-        }
-    }
-    p
+/// The parameters by name; a later value (the form's) wins.
+fn params(query: Option<String>, form: RawForm) -> BTreeMap<String, String> {
+    crate::request_params(query, form).into_iter().collect()
 }
 
 /// A time parameter: Unix seconds (possibly fractional) or RFC 3339.
@@ -103,20 +89,12 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
-pub(crate) async fn query_get(State(s): State<Arc<AppState>>, Query(q): Query<BTreeMap<String, String>>) -> Response {
-    instant(s, params(q, None)).await
+pub(crate) async fn query(State(s): State<Arc<AppState>>, RawQuery(q): RawQuery, form: RawForm) -> Response {
+    instant(s, params(q, form)).await
 }
 
-pub(crate) async fn query_post(State(s): State<Arc<AppState>>, Query(q): Query<BTreeMap<String, String>>, form: RawForm) -> Response {
-    instant(s, params(q, Some(form))).await
-}
-
-pub(crate) async fn query_range_get(State(s): State<Arc<AppState>>, Query(q): Query<BTreeMap<String, String>>) -> Response {
-    range(s, params(q, None)).await
-}
-
-pub(crate) async fn query_range_post(State(s): State<Arc<AppState>>, Query(q): Query<BTreeMap<String, String>>, form: RawForm) -> Response {
-    range(s, params(q, Some(form))).await
+pub(crate) async fn query_range(State(s): State<Arc<AppState>>, RawQuery(q): RawQuery, form: RawForm) -> Response {
+    range(s, params(q, form)).await
 }
 
 /// The request's `timeout`, capped by `--query.timeout`.
@@ -279,17 +257,6 @@ fn timestamp(out: &mut String, t: i64) {
     let frac = t % 1000;
     if frac != 0 {
         let _ = write!(out, ".{frac:03}");
-    }
-}
-
-/// A float as Go's `strconv.FormatFloat(v, 'f', -1, 64)`.
-fn format_value(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v.is_infinite() {
-        if v > 0.0 { "+Inf".into() } else { "-Inf".into() }
-    } else {
-        format!("{v}")
     }
 }
 

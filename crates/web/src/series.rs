@@ -12,37 +12,8 @@ use model::Matcher;
 use promql::parser::Expr;
 use storage::{LabelHints, SelectHints};
 
-use crate::AppState;
 use crate::query::{QueryHandle, parse_time};
-
-/// Every parameter, repeated ones kept (`match[]` is a list).
-fn params(query: Option<String>, form: Option<RawForm>) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = query.as_deref().map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
-    if let Some(RawForm(body)) = form {
-        // For a GET, axum hands the query string back as the "form".
-        if Some(body.as_ref()) != query.as_deref().map(str::as_bytes) {
-            out.extend(url::form_urlencoded::parse(&body).into_owned());
-        }
-    }
-    out
-}
-
-/// An API error: the HTTP status, Prometheus's `errorType` and message.
-struct ApiError(StatusCode, &'static str, String);
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.0, axum::Json(serde_json::json!({"status": "error", "errorType": self.1, "error": self.2}))).into_response()
-    }
-}
-
-fn error(status: StatusCode, kind: &'static str, msg: &str) -> Response {
-    ApiError(status, kind, msg.to_owned()).into_response()
-}
-
-fn bad_data(msg: &str) -> ApiError {
-    ApiError(StatusCode::BAD_REQUEST, "bad_data", msg.to_owned())
-}
+use crate::{ApiError, AppState, error, request_params};
 
 /// What every one of these endpoints takes.
 struct Request {
@@ -56,22 +27,22 @@ fn parse_request(p: &[(String, String)]) -> Result<Request, ApiError> {
     let get = |name: &str| p.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty());
     let start = match get("start") {
         None => i64::MIN / 2,
-        Some(s) => parse_time(s).ok_or_else(|| bad_data(&format!("invalid parameter \"start\": cannot parse {s:?} to a valid timestamp")))?,
+        Some(s) => parse_time(s).ok_or_else(|| ApiError::bad_data(&format!("invalid parameter \"start\": cannot parse {s:?} to a valid timestamp")))?,
     };
     let end = match get("end") {
         None => i64::MAX / 2,
-        Some(s) => parse_time(s).ok_or_else(|| bad_data(&format!("invalid parameter \"end\": cannot parse {s:?} to a valid timestamp")))?,
+        Some(s) => parse_time(s).ok_or_else(|| ApiError::bad_data(&format!("invalid parameter \"end\": cannot parse {s:?} to a valid timestamp")))?,
     };
     let limit = match get("limit") {
         None => 0,
-        Some(l) => l.parse::<usize>().map_err(|_| bad_data(&format!("invalid parameter \"limit\": cannot parse {l:?} to a valid limit")))?,
+        Some(l) => l.parse::<usize>().map_err(|_| ApiError::bad_data(&format!("invalid parameter \"limit\": cannot parse {l:?} to a valid limit")))?,
     };
     let mut selectors = Vec::new();
     for (_, m) in p.iter().filter(|(k, _)| k == "match[]") {
         match promql::parser::parse(m) {
             Ok(Expr::Vector(vs)) => selectors.push(vs.matchers),
-            Ok(_) => return Err(bad_data(&format!("invalid parameter \"match[]\": {m:?} is not a series selector"))),
-            Err(e) => return Err(bad_data(&format!("invalid parameter \"match[]\": {e}"))),
+            Ok(_) => return Err(ApiError::bad_data(&format!("invalid parameter \"match[]\": {m:?} is not a series selector"))),
+            Err(e) => return Err(ApiError::bad_data(&format!("invalid parameter \"match[]\": {e}"))),
         }
     }
     Ok(Request { selectors, start, end, limit })
@@ -90,7 +61,7 @@ fn handle(s: &AppState) -> Result<QueryHandle, ApiError> {
 }
 
 pub(crate) async fn labels(State(s): State<Arc<AppState>>, RawQuery(q): RawQuery, form: RawForm) -> Response {
-    let (h, req) = match (handle(&s), parse_request(&params(q, Some(form)))) {
+    let (h, req) = match (handle(&s), parse_request(&request_params(q, form))) {
         (Ok(h), Ok(r)) => (h, r),
         (Err(e), _) | (_, Err(e)) => return e.into_response(),
     };
@@ -98,12 +69,12 @@ pub(crate) async fn labels(State(s): State<Arc<AppState>>, RawQuery(q): RawQuery
 }
 
 pub(crate) async fn label_values(State(s): State<Arc<AppState>>, Path(name): Path<String>, RawQuery(q): RawQuery, form: RawForm) -> Response {
-    let (h, req) = match (handle(&s), parse_request(&params(q, Some(form)))) {
+    let (h, req) = match (handle(&s), parse_request(&request_params(q, form))) {
         (Ok(h), Ok(r)) => (h, r),
         (Err(e), _) | (_, Err(e)) => return e.into_response(),
     };
     if name.is_empty() {
-        return bad_data(&format!("invalid label name: {name:?}")).into_response();
+        return ApiError::bad_data(&format!("invalid label name: {name:?}")).into_response();
     }
     names_or_values(h, req, Some(name)).await
 }
@@ -141,12 +112,12 @@ async fn names_or_values(h: QueryHandle, req: Request, name: Option<String>) -> 
 }
 
 pub(crate) async fn series(State(s): State<Arc<AppState>>, RawQuery(q): RawQuery, form: RawForm) -> Response {
-    let (h, req) = match (handle(&s), parse_request(&params(q, Some(form)))) {
+    let (h, req) = match (handle(&s), parse_request(&request_params(q, form))) {
         (Ok(h), Ok(r)) => (h, r),
         (Err(e), _) | (_, Err(e)) => return e.into_response(),
     };
     if req.selectors.is_empty() {
-        return bad_data("no match[] parameter provided").into_response();
+        return ApiError::bad_data("no match[] parameter provided").into_response();
     }
     let limit = req.limit;
     let result = tokio::task::spawn_blocking(move || -> Result<Vec<model::Labels>, String> {

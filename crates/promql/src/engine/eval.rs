@@ -170,7 +170,7 @@ impl Evaluator<'_> {
                 // errors, so both are evaluated here too.
                 let l = self.eval(lhs, t)?;
                 let r = self.eval(rhs, t)?;
-                self.binary(*op, l, r, *return_bool, matching.as_ref(), t)
+                self.binary(*op, l, r, *return_bool, matching.as_ref())
             }
         }
     }
@@ -406,7 +406,7 @@ impl Evaluator<'_> {
         }
     }
 
-    fn binary(&mut self, op: BinOp, l: Val, r: Val, return_bool: bool, matching: Option<&VectorMatching>, _t: i64) -> Result<Val, QueryError> {
+    fn binary(&mut self, op: BinOp, l: Val, r: Val, return_bool: bool, matching: Option<&VectorMatching>) -> Result<Val, QueryError> {
         match (l, r) {
             (Val::Scalar(a), Val::Scalar(b)) => {
                 Ok(Val::Scalar(if op.is_comparison() { bool_f(op_true(op, a, b)) } else { apply(op, a, b).unwrap_or(f64::NAN) }))
@@ -688,7 +688,7 @@ pub(crate) fn variance(vals: &[f64]) -> f64 {
 }
 
 /// A float as Go's `strconv.FormatFloat(v, 'f', -1, 64)` prints it.
-pub(crate) fn format_value(v: f64) -> String {
+pub fn format_value(v: f64) -> String {
     if v.is_nan() {
         "NaN".into()
     } else if v.is_infinite() {

@@ -15,8 +15,7 @@ fn err(msg: impl Into<String>) -> QueryError {
 }
 
 /// Functions whose result keeps the input's metric name.
-const KEEPS_NAME: &[&str] =
-    &["last_over_time", "first_over_time", "sort", "sort_desc", "sort_by_label", "sort_by_label_desc", "label_replace", "label_join", "clamp_never"];
+const KEEPS_NAME: &[&str] = &["last_over_time", "first_over_time", "sort", "sort_desc", "sort_by_label", "sort_by_label_desc", "label_replace", "label_join"];
 
 pub(crate) fn call(ev: &mut Evaluator<'_>, f: &'static Function, args: &[Expr], t: i64) -> Result<Val, QueryError> {
     let name = f.name;
@@ -119,7 +118,7 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, f: &'static Function, args: &[Expr], 
                 }
                 out.push(s);
             }
-            return check_unique(out, "label_replace").map(Val::Vector);
+            return check_unique(out).map(Val::Vector);
         }
         "label_join" => {
             let (dst, sep) = (string(1), string(2));
@@ -139,7 +138,7 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, f: &'static Function, args: &[Expr], 
                 }
                 out.push(s);
             }
-            return check_unique(out, "label_join").map(Val::Vector);
+            return check_unique(out).map(Val::Vector);
         }
         "histogram_quantile" => {
             let q = scalar(0);
@@ -148,7 +147,7 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, f: &'static Function, args: &[Expr], 
                 ev.warnings.push(format!("PromQL warning: quantile value should be between 0 and 1, got {} {pos}", super::eval::format_value(q)));
             }
             let Some(Val::Vector(v)) = vals.into_iter().nth(1) else { return Err(err("histogram_quantile needs a vector")) };
-            return Ok(Val::Vector(histogram_quantile(ev, q, v, t)));
+            return Ok(Val::Vector(histogram_quantile(q, v, t)));
         }
         "timestamp" => {
             let Some(Val::Vector(v)) = vals.into_iter().next() else { return Err(err("timestamp needs a vector")) };
@@ -307,12 +306,11 @@ fn absent_labels(arg: &Expr) -> Labels {
     lb.build()
 }
 
-fn check_unique(v: Vec<S>, func: &str) -> Result<Vec<S>, QueryError> {
+fn check_unique(v: Vec<S>) -> Result<Vec<S>, QueryError> {
     let mut seen = std::collections::HashSet::new();
     for s in &v {
         let key = if s.drop_name { without_name(&s.metric) } else { s.metric.clone() };
         if !seen.insert(key) {
-            let _ = func;
             return Err(err("vector cannot contain metrics with the same labelset"));
         }
     }
@@ -520,7 +518,7 @@ pub(crate) fn quantile(q: f64, vals: &mut [f64]) -> f64 {
     vals[lo] * (1.0 - w) + vals[hi] * w
 }
 
-fn histogram_quantile(ev: &mut Evaluator<'_>, q: f64, v: Vec<S>, t: i64) -> Vec<S> {
+fn histogram_quantile(q: f64, v: Vec<S>, t: i64) -> Vec<S> {
     let mut groups: Vec<(Labels, Vec<(f64, f64)>)> = Vec::new();
     let mut idx: HashMap<Labels, usize> = HashMap::new();
     for s in v {
@@ -540,7 +538,6 @@ fn histogram_quantile(ev: &mut Evaluator<'_>, q: f64, v: Vec<S>, t: i64) -> Vec<
     for (metric, mut buckets) in groups {
         buckets.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
         let v = bucket_quantile(q, &mut buckets);
-        let _ = &ev;
         out.push(S { metric, v, ts: t, drop_name: false });
     }
     out

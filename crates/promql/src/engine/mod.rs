@@ -5,6 +5,7 @@ mod eval;
 mod funcs;
 mod value;
 
+pub use eval::format_value;
 pub use value::{QueryResult, Sample, Series, Value};
 
 use std::collections::HashMap;
