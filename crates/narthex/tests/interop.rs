@@ -2,66 +2,13 @@
 //! need `prometheus` and `promtool` on PATH, so they are ignored in a plain
 //! `cargo test`; `scripts/interop.sh` installs the packages and runs them.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
-}
-
-fn http_get(port: u16, path: &str) -> Option<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).ok()?;
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())
-}
-
-/// Starts our binary on `cfg`, listening on `port`, with its data in `data`.
-fn start_narthex(cfg: &Path, port: u16, data: &Path, extra: &[&str]) -> Killed {
-    Killed(
-        Command::new(env!("CARGO_BIN_EXE_narthex"))
-            .arg(format!("--config.file={}", cfg.display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg(format!("--storage.tsdb.path={}", data.display()))
-            .args(extra)
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start narthex"),
-    )
-}
-
-/// Starts Debian's Prometheus on `cfg`, listening on `port`.
-fn start_prometheus(cfg: &Path, data: &Path, port: u16) -> Killed {
-    Killed(
-        Command::new("prometheus")
-            .arg(format!("--config.file={}", cfg.display()))
-            .arg(format!("--storage.tsdb.path={}", data.display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start Debian's prometheus (apt-get install prometheus)"),
-    )
-}
-
-fn conformance_dir() -> PathBuf {
-    std::env::var("NARTHEX_CONFORMANCE_DIR").map(PathBuf::from).unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance"))
-}
+use common::*;
 
 /// Real Prometheus scrapes our `/metrics`: its parser accepts our exposition
 /// and sees the reload and process metrics with the right values.
@@ -141,19 +88,6 @@ fn example_config_is_valid_for_promtool() {
     assert_eq!(exit_code(Command::new(env!("CARGO_BIN_EXE_narthex")).args(["check", "config"]).arg(&example)), 0);
 }
 
-/// Polls `cond` on a fresh GET of `path` until it holds or a minute passes.
-fn wait_for(port: u16, path: &str, what: &str, cond: impl Fn(&str) -> bool) -> String {
-    let start = Instant::now();
-    loop {
-        let body = http_get(port, path).unwrap_or_default();
-        if cond(&body) {
-            return body;
-        }
-        assert!(start.elapsed() < Duration::from_secs(60), "{what}: last answer from {path}:\n{body:.2000}");
-        std::thread::sleep(Duration::from_millis(300));
-    }
-}
-
 /// Narthex scrapes a real node_exporter; then real Prometheus opens the
 /// data directory narthex wrote and finds the scraped series, with their
 /// labels, and `up` = 1.
@@ -162,14 +96,7 @@ fn wait_for(port: u16, path: &str, what: &str, cond: impl Fn(&str) -> bool) -> S
 fn narthex_scrapes_node_exporter_and_prometheus_reads_the_result() {
     let dir = tempfile::tempdir().unwrap();
     let exporter_port = free_port();
-    let _exporter = Killed(
-        Command::new("prometheus-node-exporter")
-            .arg(format!("--web.listen-address=127.0.0.1:{exporter_port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start Debian's prometheus-node-exporter"),
-    );
+    let _exporter = start_node_exporter(exporter_port);
     let ours = free_port();
     let cfg = dir.path().join("narthex.yml");
     std::fs::write(&cfg, format!("global: {{scrape_interval: 1s, scrape_timeout: 1s}}\nscrape_configs:\n  - job_name: node\n    static_configs: [{{targets: ['127.0.0.1:{exporter_port}']}}]\n")).unwrap();

@@ -162,6 +162,7 @@ fn respond(result: Result<Result<QueryResult, QueryError>, tokio::task::JoinErro
     match result {
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", &e.to_string()),
         Ok(Err(QueryError::Parse(e))) => bad_data(&format!("invalid parameter \"query\": {e}")),
+        Ok(Err(QueryError::BadRequest(e))) => bad_data(&e),
         Ok(Err(QueryError::TooManySamples)) => error(StatusCode::UNPROCESSABLE_ENTITY, "execution", &QueryError::TooManySamples.to_string()),
         Ok(Err(QueryError::Execution(e))) => error(StatusCode::UNPROCESSABLE_ENTITY, "execution", &e),
         Ok(Err(QueryError::Storage(e))) => error(StatusCode::UNPROCESSABLE_ENTITY, "execution", &e),

@@ -59,6 +59,20 @@ pub(crate) struct Evaluator<'a> {
     pub samples: usize,
     pub warnings: Vec<String>,
     pub infos: Vec<String>,
+    /// Names dropped by the node being evaluated (without delayed name
+    /// removal), to know when its output must be checked for series that
+    /// became equal.
+    pub drops: NameDrops,
+}
+
+/// Which metric names a node dropped: only a node that dropped two
+/// different names can have made two series equal, so only then is its
+/// output checked (hashing every output of every step would cost more than
+/// the functions themselves).
+#[derive(Debug, Default)]
+pub(crate) struct NameDrops {
+    first: Option<String>,
+    mixed: bool,
 }
 
 /// Default step of a subquery without one: Prometheus's default global
@@ -84,17 +98,22 @@ impl Evaluator<'_> {
             Expr::Number { value, .. } => Ok(Val::Scalar(*value)),
             Expr::String { value, .. } => Ok(Val::Str(value.clone())),
             Expr::Paren { expr, .. } => self.eval(expr, t),
-            Expr::Neg { expr, .. } => Ok(match self.eval(expr, t)? {
-                Val::Scalar(v) => Val::Scalar(-v),
-                Val::Vector(mut v) => {
-                    for s in &mut v {
-                        s.v = -s.v;
-                        self.drop_name(s);
-                    }
-                    Val::Vector(v)
-                }
-                other => other,
-            }),
+            Expr::Neg { expr, .. } => {
+                let inner = self.eval(expr, t)?;
+                self.checked(|ev| {
+                    Ok(match inner {
+                        Val::Scalar(v) => Val::Scalar(-v),
+                        Val::Vector(mut v) => {
+                            for s in &mut v {
+                                s.v = -s.v;
+                                ev.drop_name(s);
+                            }
+                            Val::Vector(v)
+                        }
+                        other => other,
+                    })
+                })
+            }
             Expr::Vector(vs) => self.vector_selector(vs, t).map(Val::Vector),
             Expr::Matrix { vs, range, .. } => {
                 let ref_t = self.ref_time(vs.at, vs.offset, t);
@@ -138,7 +157,7 @@ impl Evaluator<'_> {
                 }
                 Ok(Val::Matrix { series: acc, range_start: from, range_end: ref_t })
             }
-            Expr::Call { func, args, .. } => funcs::call(self, func, args, t),
+            Expr::Call { func, args, .. } => self.checked(|ev| funcs::call(ev, func, args, t)),
             Expr::Aggregate { op, expr, param, grouping, without, .. } => {
                 let param = match param {
                     Some(p) => {
@@ -170,17 +189,44 @@ impl Evaluator<'_> {
                 // errors, so both are evaluated here too.
                 let l = self.eval(lhs, t)?;
                 let r = self.eval(rhs, t)?;
-                self.binary(*op, l, r, *return_bool, matching.as_ref())
+                self.checked(|ev| ev.binary(*op, l, r, *return_bool, matching.as_ref()))
             }
         }
     }
 
-    pub fn drop_name(&self, s: &mut S) {
+    pub fn drop_name(&mut self, s: &mut S) {
         if self.opts.delayed_name_removal {
             s.drop_name = true;
-        } else {
+            return;
+        }
+        let name = s.metric.get(model::labels::METRIC_NAME);
+        if !name.is_empty() {
+            match &self.drops.first {
+                None => self.drops.first = Some(name.to_owned()),
+                Some(first) if first != name => self.drops.mixed = true,
+                Some(_) => {}
+            }
             s.metric = without_name(&s.metric);
         }
+    }
+
+    /// Runs one node's own work (its children already evaluated) and, as
+    /// Prometheus does after every function and operator when names are
+    /// dropped at once, refuses an output where two series became one.
+    fn checked(&mut self, f: impl FnOnce(&mut Self) -> Result<Val, QueryError>) -> Result<Val, QueryError> {
+        let outer = std::mem::take(&mut self.drops);
+        let out = f(self);
+        let drops = std::mem::replace(&mut self.drops, outer);
+        let out = out?;
+        if drops.mixed
+            && let Val::Vector(v) = &out
+        {
+            let mut seen = std::collections::HashSet::with_capacity(v.len());
+            if !v.iter().all(|s| seen.insert(&s.metric)) {
+                return Err(err("vector cannot contain metrics with the same labelset"));
+            }
+        }
+        Ok(out)
     }
 
     pub fn ref_time(&self, at: Option<At>, offset: i64, t: i64) -> i64 {
@@ -353,8 +399,8 @@ impl Evaluator<'_> {
             }
             AggOp::CountValues => {
                 let Some(Val::Str(label)) = param else { return Err(err("count_values needs a label name")) };
-                if !model::ValidationScheme::Utf8.is_valid_label_name(&label) || label.contains('\u{FFFD}') {
-                    return Err(err(format!("invalid label name {label:?}")));
+                if !model::ValidationScheme::Utf8.is_valid_label_name(&label) || crate::parser::has_raw_bytes(&label) {
+                    return Err(err(format!("invalid label name {}", model::quote::go_quote(&crate::parser::raw_bytes(&label)))));
                 }
                 let mut counts: Vec<(Labels, f64)> = Vec::new();
                 let mut idx: HashMap<Labels, usize> = HashMap::new();
@@ -425,7 +471,7 @@ impl Evaluator<'_> {
         }
     }
 
-    fn vector_scalar(&self, op: BinOp, vec: Vec<S>, s: f64, scalar_left: bool, return_bool: bool) -> Vec<S> {
+    fn vector_scalar(&mut self, op: BinOp, vec: Vec<S>, s: f64, scalar_left: bool, return_bool: bool) -> Vec<S> {
         let mut out = Vec::with_capacity(vec.len());
         for mut x in vec {
             let (a, b) = if scalar_left { (s, x.v) } else { (x.v, s) };
@@ -448,7 +494,7 @@ impl Evaluator<'_> {
         out
     }
 
-    fn vector_vector(&self, op: BinOp, lv: Vec<S>, rv: Vec<S>, m: &VectorMatching, return_bool: bool) -> Result<Vec<S>, QueryError> {
+    fn vector_vector(&mut self, op: BinOp, lv: Vec<S>, rv: Vec<S>, m: &VectorMatching, return_bool: bool) -> Result<Vec<S>, QueryError> {
         let sig = |s: &Labels| signature(s, m);
         // The "one" side is indexed; the "many" side iterated.
         let (many, one, many_is_left) = match m.card {

@@ -100,7 +100,7 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, f: &'static Function, args: &[Expr], 
         "label_replace" => {
             let (dst, repl, src, re) = (string(1), string(2), string(3), string(4));
             let regex = model::regex::compile_anchored(&re).map_err(|e| err(format!("invalid regular expression in label_replace(): {e}")))?;
-            if !model::ValidationScheme::Utf8.is_valid_label_name(&dst) || dst.contains('\u{FFFD}') {
+            if !model::ValidationScheme::Utf8.is_valid_label_name(&dst) || crate::parser::has_raw_bytes(&dst) {
                 return Err(err(format!("invalid destination label name in label_replace(): {dst}")));
             }
             let Some(Val::Vector(v)) = vals.into_iter().next() else { return Err(err("label_replace needs a vector")) };

@@ -42,6 +42,10 @@ pub enum QueryError {
     /// The query does not parse or type-check (`bad_data`).
     #[error("{0}")]
     Parse(#[from] ParseError),
+    /// A query that parses but cannot be run as asked, e.g. a range query
+    /// of a range vector (`bad_data`).
+    #[error("{0}")]
+    BadRequest(String),
     /// Evaluation failed (`execution`), e.g. many-to-many matching.
     #[error("{0}")]
     Execution(String),
@@ -122,6 +126,7 @@ impl Engine {
             step: 0,
             samples: 0,
             warnings: Vec::new(),
+            drops: Default::default(),
             infos: Vec::new(),
         };
         let value = match ev.eval(&expr, t)? {
@@ -144,13 +149,13 @@ impl Engine {
         let expr = self.parse(query)?;
         let kind = expr.value_type();
         if kind != crate::parser::ValueType::Scalar && kind != crate::parser::ValueType::Vector {
-            return Err(QueryError::Execution(format!(
+            return Err(QueryError::BadRequest(format!(
                 "invalid expression type {:?} for range query, must be Scalar or instant Vector",
                 if kind == crate::parser::ValueType::Matrix { "range vector" } else { kind.as_str() }
             )));
         }
         if step <= 0 {
-            return Err(QueryError::Execution("zero or negative query resolution step widths are not accepted. Try a positive integer".into()));
+            return Err(QueryError::BadRequest("zero or negative query resolution step widths are not accepted. Try a positive integer".into()));
         }
         let querier = q.querier(i64::MIN / 2, i64::MAX / 2).map_err(|e| QueryError::Storage(e.to_string()))?;
         let mut ev = Evaluator {
@@ -164,6 +169,7 @@ impl Engine {
             step,
             samples: 0,
             warnings: Vec::new(),
+            drops: Default::default(),
             infos: Vec::new(),
         };
         let mut series: Vec<eval::M> = Vec::new();

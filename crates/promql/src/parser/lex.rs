@@ -319,9 +319,15 @@ fn lex_string(input: &str, start: usize) -> Result<(String, usize), ParseError> 
         }
     }
     // Go strings are bytes, so Prometheus accepts `"\xff"` and fails later
-    // where the value must be UTF-8 (a label name, say); here the invalid
-    // bytes become U+FFFD, which the same checks refuse.
-    Ok((String::from_utf8_lossy(&out).into_owned(), i - start))
+    // where the value must be UTF-8 (a label name, say), quoting the byte in
+    // its message. Each invalid byte is kept as a private-use character that
+    // `super::raw_bytes` turns back into the byte.
+    let mut s = String::with_capacity(out.len());
+    for chunk in out.utf8_chunks() {
+        s.push_str(chunk.valid());
+        s.extend(chunk.invalid().iter().map(|&b| super::raw_byte_char(b)));
+    }
+    Ok((s, i - start))
 }
 
 #[cfg(test)]

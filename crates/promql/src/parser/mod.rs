@@ -22,6 +22,35 @@ pub fn parse_duration(s: &str) -> Option<i64> {
     }
 }
 
+/// Where string literals keep bytes that are not UTF-8 (`"\xc5"`): the last
+/// 256 code points of plane 16's private-use area, which no label or
+/// exposition carries in practice.
+const RAW_BYTE_BASE: u32 = 0x10_FF00;
+
+fn raw_byte_char(b: u8) -> char {
+    char::from_u32(RAW_BYTE_BASE + u32::from(b)).unwrap_or(char::REPLACEMENT_CHARACTER)
+}
+
+/// Whether a string literal held bytes that are not UTF-8, which Prometheus
+/// refuses wherever a label name or value is made of it.
+pub fn has_raw_bytes(s: &str) -> bool {
+    s.chars().any(|c| (c as u32) >= RAW_BYTE_BASE)
+}
+
+/// The bytes a string literal stood for, as Go holds them (for messages that
+/// quote them the way Prometheus does).
+pub fn raw_bytes(s: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut buf = [0; 4];
+    for c in s.chars() {
+        match (c as u32).checked_sub(RAW_BYTE_BASE) {
+            Some(b) => out.push(b as u8),
+            None => out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes()),
+        }
+    }
+    out
+}
+
 /// A query that does not parse or does not type-check.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{line}:{col}: parse error: {msg}")]

@@ -1,0 +1,91 @@
+//! What the interop tests share: starting the real peers and our binary on
+//! free ports, and a dependency-free HTTP GET.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+pub fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    // HTTP/1.0, so that no server answers in chunks this reader would have
+    // to undo.
+    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).ok()?;
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())
+}
+
+/// Starts our binary on `cfg`, listening on `port`, with its data in `data`.
+pub fn start_narthex(cfg: &Path, port: u16, data: &Path, extra: &[&str]) -> Killed {
+    Killed(
+        Command::new(env!("CARGO_BIN_EXE_narthex"))
+            .arg(format!("--config.file={}", cfg.display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg(format!("--storage.tsdb.path={}", data.display()))
+            .args(extra)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start narthex"),
+    )
+}
+
+/// Starts Debian's Prometheus on `cfg`, listening on `port`.
+pub fn start_prometheus(cfg: &Path, data: &Path, port: u16) -> Killed {
+    Killed(
+        Command::new("prometheus")
+            .arg(format!("--config.file={}", cfg.display()))
+            .arg(format!("--storage.tsdb.path={}", data.display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start Debian's prometheus (apt-get install prometheus)"),
+    )
+}
+
+/// Starts Debian's node_exporter, listening on `port`.
+pub fn start_node_exporter(port: u16) -> Killed {
+    Killed(
+        Command::new("prometheus-node-exporter")
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start Debian's prometheus-node-exporter"),
+    )
+}
+
+pub fn conformance_dir() -> PathBuf {
+    std::env::var("NARTHEX_CONFORMANCE_DIR").map(PathBuf::from).unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance"))
+}
+
+/// Polls `cond` on a fresh GET of `path` until it holds or a minute passes.
+pub fn wait_for(port: u16, path: &str, what: &str, cond: impl Fn(&str) -> bool) -> String {
+    let start = Instant::now();
+    loop {
+        let body = http_get(port, path).unwrap_or_default();
+        if cond(&body) {
+            return body;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "{what}: last answer from {path}:\n{body:.2000}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
