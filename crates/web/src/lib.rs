@@ -138,6 +138,7 @@ fn router(opts: Options, handles: Handles) -> Router {
         .route("/api/v1/status/buildinfo", get(status_buildinfo))
         .route("/api/v1/query", get(query::query).post(query::query))
         .route("/api/v1/query_range", get(query::query_range).post(query::query_range))
+        .route("/api/v1/format_query", get(query::format_query).post(query::format_query))
         .route("/api/v1/series", get(series::series).post(series::series))
         .route("/api/v1/labels", get(series::labels).post(series::labels))
         .route("/api/v1/label/{name}/values", get(series::label_values))
@@ -304,5 +305,76 @@ mod tests {
         assert_eq!(normalize_prefix(""), "");
         assert_eq!(normalize_prefix("prom/"), "/prom");
         assert_eq!(normalize_prefix("/a/b"), "/a/b");
+    }
+
+    /// Serves the router on a loopback port and sends it one raw request;
+    /// the status and the JSON body.
+    fn serve_one(request: &str) -> (u16, serde_json::Value) {
+        use std::io::{Read, Write};
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let opts = Options {
+            listen_address: "127.0.0.1:0".into(),
+            route_prefix: String::new(),
+            enable_lifecycle: false,
+            flags: BTreeMap::new(),
+            version: "test",
+            agent: false,
+        };
+        let handles = Handles {
+            ready: Arc::default(),
+            reload: mpsc::channel(1).0,
+            quit: CancellationToken::new(),
+            registry: Arc::new(Registry::default()),
+            config_yaml: Arc::default(),
+            scrape: None,
+            query: None,
+            remote_write: None,
+        };
+        let web = rt.block_on(Web::bind(opts, handles)).unwrap();
+        let addr = web.local_addr().unwrap();
+        let stop = CancellationToken::new();
+        rt.spawn(web.run(stop.clone()));
+        let mut conn = std::net::TcpStream::connect(addr).unwrap();
+        conn.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+        conn.write_all(request.as_bytes()).unwrap();
+        let mut raw = Vec::new();
+        conn.read_to_end(&mut raw).unwrap();
+        stop.cancel();
+        let text = String::from_utf8(raw).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+        (status, serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}")))
+    }
+
+    fn get(path_and_query: &str) -> (u16, serde_json::Value) {
+        serve_one(&format!("GET {path_and_query} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
+    }
+
+    #[test]
+    fn format_query_prettifies_or_answers_bad_data() {
+        assert_eq!(get("/api/v1/format_query?query=foo/bar"), (200, serde_json::json!({"status": "success", "data": "foo / bar"})));
+
+        let long = "sum(rate(http_requests_total{job=%22api-server%22,handler=%22/api/v1/query_range%22,code=~%225..%22}[5m]))%20by%20(job)";
+        let (status, body) = get(&format!("/api/v1/format_query?query={long}"));
+        assert_eq!(status, 200);
+        assert_eq!(body["data"], "sum by (job) (\n  rate(http_requests_total{code=~\"5..\",handler=\"/api/v1/query_range\",job=\"api-server\"}[5m])\n)");
+
+        let form = "query=rate(x%5B5m%5D)%20%3E%200";
+        let post = format!(
+            "POST /api/v1/format_query HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+            form.len()
+        );
+        assert_eq!(serve_one(&post), (200, serde_json::json!({"status": "success", "data": "rate(x[5m]) > 0"})));
+
+        let bad = |error: &str| serde_json::json!({"status": "error", "errorType": "bad_data", "error": error});
+        assert_eq!(get("/api/v1/format_query?query=foo%2B"), (400, bad("invalid parameter \"query\": 1:5: parse error: unexpected end of input")));
+        let no_query = "invalid parameter \"query\": unknown position: parse error: no expression found in input";
+        assert_eq!(get("/api/v1/format_query"), (400, bad(no_query)));
+        assert_eq!(get("/api/v1/format_query?query="), (400, bad(no_query)));
+        // Formatting accepts what the engine would run, no more.
+        assert_eq!(
+            get("/api/v1/format_query?query=sort_by_label(up,%22job%22)"),
+            (400, bad("invalid parameter \"query\": 1:1: parse error: function \"sort_by_label\" is not enabled"))
+        );
     }
 }

@@ -97,6 +97,29 @@ pub(crate) async fn query_range(State(s): State<Arc<AppState>>, RawQuery(q): Raw
     range(s, params(q, form)).await
 }
 
+/// `/api/v1/format_query`: the query as Prometheus's prettifier lays it
+/// out. It is only parsed, never run, but with the engine's rules (an
+/// experimental function is refused unless enabled) so that a query that
+/// formats is one `/api/v1/query` accepts.
+pub(crate) async fn format_query(State(s): State<Arc<AppState>>, RawQuery(q): RawQuery, form: RawForm) -> Response {
+    let p = params(q, form);
+    // Prometheus reads a missing parameter as an empty query, whose parse
+    // error has no position to give.
+    let Some(query) = p.get("query").filter(|q| !q.is_empty()) else {
+        return bad_data(NO_QUERY);
+    };
+    let parsed = match &s.handles.query {
+        Some(h) => h.engine.parse(query),
+        None => Engine::default().parse(query),
+    };
+    match parsed {
+        Ok(expr) => crate::api(promql::parser::prettify(&expr)),
+        Err(e) => bad_data(&format!("invalid parameter \"query\": {e}")),
+    }
+}
+
+const NO_QUERY: &str = "invalid parameter \"query\": unknown position: parse error: no expression found in input";
+
 /// The request's `timeout`, capped by `--query.timeout`.
 fn request_timeout(h: &mut QueryHandle, p: &BTreeMap<String, String>) -> Result<(), String> {
     if let Some(t) = p.get("timeout").filter(|t| !t.is_empty()) {
@@ -119,7 +142,7 @@ async fn instant(s: Arc<AppState>, p: BTreeMap<String, String>) -> Response {
         },
     };
     let Some(query) = p.get("query").cloned() else {
-        return bad_data("invalid parameter \"query\": unknown position: parse error: no expression found in input");
+        return bad_data(NO_QUERY);
     };
     let result = run_query(h, move |e, q, ctl| e.instant_with(q, &query, t, ctl)).await;
     respond(result)
@@ -152,7 +175,7 @@ async fn range(s: Arc<AppState>, p: BTreeMap<String, String>) -> Response {
         return bad_data("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)");
     }
     let Some(query) = p.get("query").cloned() else {
-        return bad_data("invalid parameter \"query\": unknown position: parse error: no expression found in input");
+        return bad_data(NO_QUERY);
     };
     let result = run_query(h, move |e, q, ctl| e.range_with(q, &query, start, end, step, ctl)).await;
     respond(result)

@@ -101,7 +101,9 @@ impl Engine {
 
     /// Parses `query` and refuses experimental functions unless enabled,
     /// as Prometheus does without `--enable-feature=promql-experimental-functions`.
-    fn parse(&self, query: &str) -> Result<crate::parser::Expr, QueryError> {
+    /// Public so that endpoints which only parse (`/api/v1/format_query`)
+    /// accept exactly the queries this engine would.
+    pub fn parse(&self, query: &str) -> Result<crate::parser::Expr, QueryError> {
         let expr = crate::parser::parse(query)?;
         if !self.opts.experimental_functions {
             if let Some((name, start)) = first_experimental(&expr) {

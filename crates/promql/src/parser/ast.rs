@@ -43,8 +43,10 @@ pub enum At {
 
 #[derive(Debug, Clone)]
 pub struct VectorSelector {
-    /// The metric name when given outside the braces (or as the first,
-    /// quoted element inside them); also present as a `__name__` matcher.
+    /// The metric name when given outside the braces; also present as a
+    /// `__name__` matcher. A quoted name inside the braces (`{"a.b"}`) is
+    /// only the matcher, as in Prometheus, whose printer tells the two
+    /// apart (`a` against `{__name__="a.b"}`).
     pub name: Option<String>,
     pub matchers: Vec<Matcher>,
     /// Milliseconds; negative offsets look forward.
@@ -207,6 +209,9 @@ impl AggOp {
 pub enum Expr {
     Number {
         value: f64,
+        /// Written as a duration (`5m`, its value in seconds), which
+        /// Prometheus's printer writes back as a duration.
+        duration: bool,
         span: Span,
     },
     String {

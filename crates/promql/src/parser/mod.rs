@@ -10,9 +10,11 @@ pub mod ast;
 pub mod functions;
 mod lex;
 mod parse;
+mod printer;
 
 pub use ast::{AggOp, At, BinOp, Cardinality, Expr, Span, ValueType, VectorMatching, VectorSelector};
 pub use parse::parse;
+pub use printer::{MAX_LINE_WIDTH, prettify, prettify_with_width};
 
 /// A Prometheus duration string (`5m`, `1h30m`, `100ms`) in milliseconds.
 pub fn parse_duration(s: &str) -> Option<i64> {

@@ -234,7 +234,7 @@ impl Parser<'_> {
         }
         let span = Span { start, end: operand.span().end };
         Ok(match operand {
-            Expr::Number { value, .. } => Expr::Number { value: if neg { -value } else { value }, span },
+            Expr::Number { value, duration, .. } => Expr::Number { value: if neg { -value } else { value }, duration, span },
             e if neg => Expr::Neg { expr: Box::new(e), span },
             e => e,
         })
@@ -259,12 +259,12 @@ impl Parser<'_> {
         match t.tok {
             Tok::Number(value) => {
                 self.next();
-                Ok(Expr::Number { value, span })
+                Ok(Expr::Number { value, duration: false, span })
             }
             Tok::Duration(ms) => {
                 // A duration where a number belongs is its seconds (3.x).
                 self.next();
-                Ok(Expr::Number { value: ms as f64 / 1000.0, span })
+                Ok(Expr::Number { value: ms as f64 / 1000.0, duration: true, span })
             }
             Tok::Str(value) => {
                 self.next();
@@ -395,6 +395,7 @@ impl Parser<'_> {
     /// `name{matchers}`, `{matchers}` or `name`; a quoted first element in
     /// the braces is the metric name (UTF-8 names, 3.x).
     fn vector_selector(&mut self, mut name: Option<String>, start: usize) -> Result<Expr, ParseError> {
+        let written_outside = name.is_some();
         let mut matchers = Vec::new();
         let mut end = self.prev_end();
         if *self.peek() == Tok::LBrace {
@@ -450,6 +451,7 @@ impl Parser<'_> {
         if !matchers.iter().any(|m| !m.matches("")) {
             return Err(self.err_at(start, "vector selector must contain at least one non-empty matcher".into()));
         }
+        let name = name.filter(|_| written_outside);
         Ok(Expr::Vector(VectorSelector { name, matchers, offset: 0, at: None, span: Span { start, end } }))
     }
 
