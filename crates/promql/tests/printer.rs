@@ -119,6 +119,9 @@ fn literals_calls_and_unary_minus() {
         (".5", "0.5"),
         ("1e-7", "0.0000001"),
         ("Inf", "+Inf"),
+        // A unary plus stays on a vector and folds into a number.
+        ("+up", "+up"),
+        ("+1", "1"),
         ("-Inf", "-Inf"),
         ("NaN", "NaN"),
         ("-0", "-0"),
@@ -130,6 +133,8 @@ fn literals_calls_and_unary_minus() {
         ("'single'", r#""single""#),
         (r#"`raw\n`"#, r#""raw\\n""#),
         (r#""tab\there \"q\" \u00e9""#, r#""tab\there \"q\" é""#),
+        // Bytes that are not UTF-8 print as Go quotes them.
+        (r#""a\xc5z""#, r#""a\xc5z""#),
         (r#"label_replace(up, "dst", "$1", "src", "(.*)")"#, r#"label_replace(up, "dst", "$1", "src", "(.*)")"#),
         ("time()", "time()"),
         ("-x", "-x"),

@@ -98,7 +98,8 @@ impl Evaluator<'_> {
             Expr::Number { value, .. } => Ok(Val::Scalar(*value)),
             Expr::String { value, .. } => Ok(Val::Str(value.clone())),
             Expr::Paren { expr, .. } => self.eval(expr, t),
-            Expr::Neg { expr, .. } => {
+            Expr::Unary { negative: false, expr, .. } => self.eval(expr, t),
+            Expr::Unary { expr, .. } => {
                 let inner = self.eval(expr, t)?;
                 self.checked(|ev| {
                     Ok(match inner {

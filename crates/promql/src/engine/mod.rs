@@ -208,7 +208,7 @@ fn first_experimental(e: &crate::parser::Expr) -> Option<(&'static str, usize)> 
             }
             args.iter().find_map(first_experimental)
         }
-        Expr::Paren { expr, .. } | Expr::Neg { expr, .. } | Expr::Subquery { expr, .. } => first_experimental(expr),
+        Expr::Paren { expr, .. } | Expr::Unary { expr, .. } | Expr::Subquery { expr, .. } => first_experimental(expr),
         Expr::Binary { lhs, rhs, .. } => first_experimental(lhs).or_else(|| first_experimental(rhs)),
         Expr::Aggregate { expr, param, .. } => param.as_deref().and_then(first_experimental).or_else(|| first_experimental(expr)),
         Expr::Number { .. } | Expr::String { .. } | Expr::Vector(_) | Expr::Matrix { .. } => None,

@@ -234,8 +234,9 @@ pub enum Expr {
         at: Option<At>,
         span: Span,
     },
-    /// Unary minus (a unary plus is dropped by the parser).
-    Neg {
+    /// Unary minus, or a unary plus (kept for printing: it changes nothing).
+    Unary {
+        negative: bool,
         expr: Box<Expr>,
         span: Span,
     },
@@ -273,7 +274,7 @@ impl Expr {
             | Expr::String { span, .. }
             | Expr::Matrix { span, .. }
             | Expr::Subquery { span, .. }
-            | Expr::Neg { span, .. }
+            | Expr::Unary { span, .. }
             | Expr::Paren { span, .. }
             | Expr::Binary { span, .. }
             | Expr::Call { span, .. }
@@ -288,7 +289,7 @@ impl Expr {
             Expr::String { .. } => ValueType::String,
             Expr::Vector(_) | Expr::Aggregate { .. } => ValueType::Vector,
             Expr::Matrix { .. } | Expr::Subquery { .. } => ValueType::Matrix,
-            Expr::Neg { expr, .. } | Expr::Paren { expr, .. } => expr.value_type(),
+            Expr::Unary { expr, .. } | Expr::Paren { expr, .. } => expr.value_type(),
             Expr::Binary { lhs, rhs, .. } => {
                 if lhs.value_type() == ValueType::Scalar && rhs.value_type() == ValueType::Scalar {
                     ValueType::Scalar

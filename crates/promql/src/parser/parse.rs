@@ -235,8 +235,7 @@ impl Parser<'_> {
         let span = Span { start, end: operand.span().end };
         Ok(match operand {
             Expr::Number { value, duration, .. } => Expr::Number { value: if neg { -value } else { value }, duration, span },
-            e if neg => Expr::Neg { expr: Box::new(e), span },
-            e => e,
+            e => Expr::Unary { negative: neg, expr: Box::new(e), span },
         })
     }
 
@@ -610,7 +609,7 @@ mod tests {
             }
             Expr::Matrix { vs, range, .. } => format!("{}[{range}ms]", show(&Expr::Vector(vs.clone()))),
             Expr::Subquery { expr, range, step, offset, .. } => format!("{}[{range}:{step:?}] off {offset}", show(expr)),
-            Expr::Neg { expr, .. } => format!("(-{})", show(expr)),
+            Expr::Unary { negative, expr, .. } => format!("({}{})", if *negative { '-' } else { '+' }, show(expr)),
             Expr::Paren { expr, .. } => format!("({})", show(expr)),
             Expr::Binary { op, lhs, rhs, return_bool, matching, .. } => {
                 let m = matching.as_ref().map(|m| format!(" {:?}{}{:?}{:?}", m.card, if m.on { "on" } else { "ign" }, m.labels, m.include)).unwrap_or_default();

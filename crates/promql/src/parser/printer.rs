@@ -26,7 +26,7 @@ impl Display for Expr {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match self {
             Expr::Number { value, duration, .. } => write_number(f, *value, *duration),
-            Expr::String { value, .. } => f.write_str(&go_quote(value.as_bytes())),
+            Expr::String { value, .. } => f.write_str(&go_quote(&super::raw_bytes(value))),
             Expr::Vector(vs) => {
                 write_selector(f, vs)?;
                 write_modifiers(f, vs.at, vs.offset)
@@ -39,7 +39,7 @@ impl Display for Expr {
             Expr::Subquery { expr, range, step, offset, at, .. } => {
                 write!(f, "{expr}{}", SubquerySuffix { range: *range, step: *step, at: *at, offset: *offset })
             }
-            Expr::Neg { expr, .. } => write!(f, "-{expr}"),
+            Expr::Unary { negative, expr, .. } => write!(f, "{}{expr}", if *negative { '-' } else { '+' }),
             Expr::Paren { expr, .. } => write!(f, "({expr})"),
             Expr::Binary { op, lhs, rhs, return_bool, matching, .. } => {
                 write!(f, "{lhs} {} {rhs}", Operator { op: *op, return_bool: *return_bool, matching: matching.as_ref() })
@@ -258,11 +258,11 @@ pub fn prettify_with_width(expr: &Expr, width: usize) -> String {
 /// caller has already begun a new line).
 fn pretty(e: &Expr, level: usize, width: usize) -> String {
     let pad = INDENT.repeat(level);
-    if let Expr::Neg { expr, .. } = e {
+    if let Expr::Unary { negative, expr, .. } = e {
         // The operand decides its own layout at the same depth; the sign is
         // then put in front of its first line.
         let operand = pretty(expr, level, width);
-        return format!("{pad}-{}", operand.trim());
+        return format!("{pad}{}{}", if *negative { '-' } else { '+' }, operand.trim());
     }
     let flat = e.to_string();
     if flat.len() <= width {
@@ -289,7 +289,7 @@ fn pretty(e: &Expr, level: usize, width: usize) -> String {
             format!("{pad}{head}(\n{param}{}\n{pad})", pretty(expr, level + 1, width))
         }
         // Selectors and literals are never split, however long.
-        Expr::Number { .. } | Expr::String { .. } | Expr::Vector(_) | Expr::Matrix { .. } | Expr::Neg { .. } => format!("{pad}{flat}"),
+        Expr::Number { .. } | Expr::String { .. } | Expr::Vector(_) | Expr::Matrix { .. } | Expr::Unary { .. } => format!("{pad}{flat}"),
     }
 }
 

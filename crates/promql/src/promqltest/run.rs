@@ -669,7 +669,7 @@ fn walk(e: &Expr, f: &mut dyn FnMut(&Expr) -> bool) {
     }
     match e {
         Expr::Number { .. } | Expr::String { .. } | Expr::Vector(_) | Expr::Matrix { .. } => {}
-        Expr::Subquery { expr, .. } | Expr::Neg { expr, .. } | Expr::Paren { expr, .. } => walk(expr, f),
+        Expr::Subquery { expr, .. } | Expr::Unary { expr, .. } | Expr::Paren { expr, .. } => walk(expr, f),
         Expr::Binary { lhs, rhs, .. } => {
             walk(lhs, f);
             walk(rhs, f);
