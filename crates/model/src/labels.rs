@@ -87,6 +87,13 @@ impl Labels {
         self.packed.as_deref().unwrap_or(&[])
     }
 
+    /// An identity for this very value and its clones (0 for the empty
+    /// set): equal identities mean equal labels while either is alive, so
+    /// a caller holding a clone may key a cache by it.
+    pub fn identity(&self) -> usize {
+        self.packed.as_ref().map_or(0, |a| Arc::as_ptr(a) as *const u8 as usize)
+    }
+
     /// The packed encoding, for hashing by stores that key series by it.
     pub fn as_bytes(&self) -> &[u8] {
         self.bytes()
@@ -141,6 +148,11 @@ impl Labels {
 
 impl PartialEq for Labels {
     fn eq(&self, other: &Self) -> bool {
+        if let (Some(a), Some(b)) = (&self.packed, &other.packed)
+            && Arc::ptr_eq(a, b)
+        {
+            return true;
+        }
         // The encoding is canonical (sorted, unique, no empty values).
         self.bytes() == other.bytes()
     }

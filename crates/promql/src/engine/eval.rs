@@ -63,6 +63,77 @@ pub(crate) struct Evaluator<'a> {
     /// removal), to know when its output must be checked for series that
     /// became equal.
     pub drops: NameDrops,
+    /// How deep in subqueries evaluation is: their steps are not the
+    /// query's, so no step table is built there.
+    pub subquery_depth: usize,
+    /// Functions of range selectors evaluated for all steps at once (by the
+    /// call's address in the tree).
+    pub tables: HashMap<usize, super::memo::StepTable>,
+    /// Each aggregation's grouping of its input series (by the node's
+    /// address), kept across steps.
+    pub group_caches: HashMap<usize, GroupCache>,
+}
+
+/// The group of each input series of one aggregation, remembered across
+/// the steps of a query: an input series usually comes back at every step
+/// as the same label set (the same allocation), and then its group labels
+/// are not built again.
+#[derive(Default)]
+pub(crate) struct GroupCache {
+    /// By [`Labels::identity`]; holding the labels keeps the identity from
+    /// being reused by another label set.
+    by_series: HashMap<usize, (Labels, usize)>,
+    /// Group label sets, by slot.
+    slots: Vec<Labels>,
+    slot_of: HashMap<Labels, usize>,
+}
+
+/// Inputs rebuilt at every step (after a name was dropped, say) would
+/// otherwise fill the cache step after step.
+const GROUP_CACHE_MAX: usize = 1 << 20;
+
+impl GroupCache {
+    /// The slot of `metric`'s group; `remember` when the same inputs will
+    /// come again (more steps follow).
+    fn slot(&mut self, metric: &Labels, group: &impl Fn(&Labels) -> Labels, remember: bool) -> usize {
+        let id = if remember { metric.identity() } else { 0 };
+        if let Some((_, slot)) = self.by_series.get(&id) {
+            return *slot;
+        }
+        let g = group(metric);
+        let slot = match self.slot_of.get(&g) {
+            Some(&slot) => slot,
+            None => {
+                self.slots.push(g.clone());
+                self.slot_of.insert(g, self.slots.len() - 1);
+                self.slots.len() - 1
+            }
+        };
+        if id != 0 {
+            if self.by_series.len() >= GROUP_CACHE_MAX {
+                self.by_series.clear();
+            }
+            self.by_series.insert(id, (metric.clone(), slot));
+        }
+        slot
+    }
+}
+
+/// Where each group slot sits in one step's output (groups keep the order
+/// in which the step first meets them).
+#[derive(Default)]
+struct SlotPositions(Vec<usize>);
+
+impl SlotPositions {
+    fn get_or_insert(&mut self, slot: usize, new: impl FnOnce() -> usize) -> usize {
+        if slot >= self.0.len() {
+            self.0.resize(slot + 1, usize::MAX);
+        }
+        if self.0[slot] == usize::MAX {
+            self.0[slot] = new();
+        }
+        self.0[slot]
+    }
 }
 
 /// Which metric names a node dropped: only a node that dropped two
@@ -135,7 +206,10 @@ impl Evaluator<'_> {
                 let mut acc: Vec<M> = Vec::new();
                 let mut index: HashMap<Labels, usize> = HashMap::new();
                 while ts <= ref_t {
-                    match self.eval(expr, ts)? {
+                    self.subquery_depth += 1;
+                    let inner = self.eval(expr, ts);
+                    self.subquery_depth -= 1;
+                    match inner? {
                         Val::Vector(v) => {
                             for s in v {
                                 let i = *index.entry(s.metric.clone()).or_insert_with(|| {
@@ -158,7 +232,12 @@ impl Evaluator<'_> {
                 }
                 Ok(Val::Matrix { series: acc, range_start: from, range_end: ref_t })
             }
-            Expr::Call { func, args, .. } => self.checked(|ev| funcs::call(ev, func, args, t)),
+            Expr::Call { func, args, .. } => {
+                if let Some(v) = self.memoized_call(e, func, args, t) {
+                    return v;
+                }
+                self.checked(|ev| funcs::call(ev, func, args, t))
+            }
             Expr::Aggregate { op, expr, param, grouping, without, .. } => {
                 let param = match param {
                     Some(p) => {
@@ -182,7 +261,7 @@ impl Evaluator<'_> {
                     None => None,
                 };
                 let Val::Vector(v) = self.eval(expr, t)? else { return Err(err("aggregation over a non-vector")) };
-                self.aggregate(*op, v, param, grouping, *without)
+                self.aggregate(e as *const Expr as usize, *op, v, param, grouping, *without)
             }
             Expr::Binary { op, lhs, rhs, return_bool, matching, .. } => {
                 // `and`/`unless` with an empty left side need no right side;
@@ -245,6 +324,32 @@ impl Evaluator<'_> {
     /// read once per selector for the rest of the query (the window slides
     /// forward with the steps) and later steps slice that.
     fn fetch_raw(&mut self, vs: &VectorSelector, mint: i64, maxt: i64, t: i64) -> Result<Vec<RawSeries>, QueryError> {
+        let key = self.ensure_cached(vs, mint, maxt, t)?;
+        let Some((_, _, data)) = self.cache.get(&key) else { return Ok(Vec::new()) };
+        let mut out = Vec::with_capacity(data.len());
+        let mut loaded = 0;
+        for (labels, points) in data {
+            let from = points.partition_point(|p| p.0 <= mint);
+            let to = points.partition_point(|p| p.0 <= maxt);
+            loaded += to - from;
+            out.push((labels.clone(), points[from..to].to_vec()));
+        }
+        self.count_samples(loaded)?;
+        Ok(out)
+    }
+
+    fn count_samples(&mut self, n: usize) -> Result<(), QueryError> {
+        self.samples += n;
+        if self.samples > self.opts.max_samples {
+            return Err(QueryError::TooManySamples);
+        }
+        Ok(())
+    }
+
+    /// Makes sure the selector's cache holds `(mint, maxt]` and returns its
+    /// key. Storage is read once per selector for the rest of the query
+    /// (the window slides forward with the steps) and later steps slice it.
+    fn ensure_cached(&mut self, vs: &VectorSelector, mint: i64, maxt: i64, t: i64) -> Result<usize, QueryError> {
         self.ctl.check()?;
         let key = vs as *const VectorSelector as usize;
         let covered = self.cache.get(&key).is_some_and(|(lo, hi, _)| *lo <= mint && maxt <= *hi);
@@ -258,29 +363,19 @@ impl Evaluator<'_> {
             let data = self.read_storage(vs, lo, hi)?;
             self.cache.insert(key, (lo, hi, data));
         }
-        let Some((_, _, data)) = self.cache.get(&key) else { return Ok(Vec::new()) };
-        let mut out = Vec::with_capacity(data.len());
-        let mut loaded = 0;
-        for (labels, points) in data {
-            let from = points.partition_point(|p| p.0 <= mint);
-            let to = points.partition_point(|p| p.0 <= maxt);
-            loaded += to - from;
-            out.push((labels.clone(), points[from..to].to_vec()));
-        }
-        self.samples += loaded;
-        if self.samples > self.opts.max_samples {
-            return Err(QueryError::TooManySamples);
-        }
-        Ok(out)
+        Ok(key)
     }
 
-    fn read_storage(&self, vs: &VectorSelector, mint: i64, maxt: i64) -> Result<Vec<RawSeries>, QueryError> {
+    pub(crate) fn read_storage(&self, vs: &VectorSelector, mint: i64, maxt: i64) -> Result<Vec<RawSeries>, QueryError> {
         let hints = SelectHints { start: mint, end: maxt, ..Default::default() };
         let mut set = self.q.select(false, Some(&hints), &vs.matchers);
         let mut out = Vec::new();
+        // Series of one selector tend to hold as many samples as each
+        // other: the last one's count sizes the next one's buffer.
+        let mut expect = 16;
         while let Some(s) = set.next() {
             let mut it = s.iterator();
-            let mut points = Vec::new();
+            let mut points = Vec::with_capacity(expect);
             let mut state = it.seek(mint + 1);
             while state == ValueType::Float {
                 let (pt, pv) = it.at();
@@ -295,6 +390,7 @@ impl Evaluator<'_> {
             if let Some(e) = it.err() {
                 return Err(QueryError::Storage(e.to_string()));
             }
+            expect = points.len().max(1);
             out.push((s.labels().clone(), points));
         }
         if let Some(e) = set.err() {
@@ -314,19 +410,26 @@ impl Evaluator<'_> {
 
     fn vector_selector(&mut self, vs: &VectorSelector, t: i64) -> Result<Vec<S>, QueryError> {
         let ref_t = self.ref_time(vs.at, vs.offset, t);
-        let raw = self.fetch_raw(vs, ref_t - self.opts.lookback_delta_ms, ref_t, t)?;
-        let mut out = Vec::with_capacity(raw.len());
-        for (metric, points) in raw {
-            if let Some(&(pt, pv)) = points.last() {
-                if !model::value::is_stale_nan(pv) {
-                    out.push(S { metric, v: pv, ts: pt, drop_name: false });
-                }
+        let mint = ref_t - self.opts.lookback_delta_ms;
+        let key = self.ensure_cached(vs, mint, ref_t, t)?;
+        let Some((_, _, data)) = self.cache.get(&key) else { return Ok(Vec::new()) };
+        // Only the newest sample in the lookback window matters: found by
+        // search in the cached samples, nothing copied.
+        let mut out = Vec::with_capacity(data.len());
+        for (metric, points) in data {
+            let to = points.partition_point(|p| p.0 <= ref_t);
+            if let Some(&(pt, pv)) = to.checked_sub(1).and_then(|i| points.get(i))
+                && pt > mint
+                && !model::value::is_stale_nan(pv)
+            {
+                out.push(S { metric: metric.clone(), v: pv, ts: pt, drop_name: false });
             }
         }
+        self.count_samples(out.len())?;
         Ok(out)
     }
 
-    fn aggregate(&mut self, op: AggOp, v: Vec<S>, param: Option<Val>, grouping: &[String], without: bool) -> Result<Val, QueryError> {
+    fn aggregate(&mut self, node: usize, op: AggOp, v: Vec<S>, param: Option<Val>, grouping: &[String], without: bool) -> Result<Val, QueryError> {
         let scalar_param = match &param {
             Some(Val::Scalar(p)) => Some(*p),
             _ => None,
@@ -362,18 +465,20 @@ impl Evaluator<'_> {
                 } else {
                     k as usize
                 };
-                let mut groups: Vec<(Labels, Vec<S>)> = Vec::new();
-                let mut idx: HashMap<Labels, usize> = HashMap::new();
+                let remember = self.end > self.start || self.subquery_depth > 0;
+                let cache = self.group_caches.entry(node).or_default();
+                let mut groups: Vec<Vec<S>> = Vec::new();
+                let mut pos = SlotPositions::default();
                 for s in v {
-                    let g = group_labels(&s.metric);
-                    let i = *idx.entry(g.clone()).or_insert_with(|| {
-                        groups.push((g, Vec::new()));
+                    let slot = cache.slot(&s.metric, &group_labels, remember);
+                    let i = pos.get_or_insert(slot, || {
+                        groups.push(Vec::new());
                         groups.len() - 1
                     });
-                    groups[i].1.push(s);
+                    groups[i].push(s);
                 }
                 let mut out = Vec::new();
-                for (_, mut members) in groups {
+                for mut members in groups {
                     match op {
                         AggOp::Topk => members.sort_by(|a, b| cmp_desc_nan_last(a.v, b.v)),
                         AggOp::Bottomk => members.sort_by(|a, b| cmp_asc_nan_last(a.v, b.v)),
@@ -421,19 +526,22 @@ impl Evaluator<'_> {
             _ => {
                 // A `__name__` kept by the grouping still goes at the end
                 // if any member's name was due to go (delayed removal).
-                let mut groups: Vec<(Labels, Vec<f64>, bool)> = Vec::new();
-                let mut idx: HashMap<Labels, usize> = HashMap::new();
+                let remember = self.end > self.start || self.subquery_depth > 0;
+                let cache = self.group_caches.entry(node).or_default();
+                let mut groups: Vec<(usize, Vec<f64>, bool)> = Vec::new();
+                let mut pos = SlotPositions::default();
                 for s in &v {
-                    let g = group_labels(&s.metric);
-                    let i = *idx.entry(g.clone()).or_insert_with(|| {
-                        groups.push((g, Vec::new(), false));
+                    let slot = cache.slot(&s.metric, &group_labels, remember);
+                    let i = pos.get_or_insert(slot, || {
+                        groups.push((slot, Vec::new(), false));
                         groups.len() - 1
                     });
                     groups[i].1.push(s.v);
                     groups[i].2 |= s.drop_name;
                 }
                 let mut out = Vec::with_capacity(groups.len());
-                for (metric, vals, drop_name) in groups {
+                for (slot, vals, drop_name) in groups {
+                    let metric = cache.slots[slot].clone();
                     let value = match op {
                         AggOp::Sum => kahan_sum(&vals),
                         AggOp::Avg => mean(&vals),

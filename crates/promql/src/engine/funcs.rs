@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use model::{Labels, LabelsBuilder};
 
 use super::QueryError;
-use super::eval::{Evaluator, M, S, Val, kahan_sum, mean, variance, without_name};
+use super::eval::{Evaluator, S, Val, kahan_sum, mean, variance, without_name};
 use crate::parser::Expr;
 use crate::parser::functions::Function;
 use model::MatchType;
@@ -189,18 +189,12 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, f: &'static Function, args: &[Expr], 
                 let pos = ev.position(args[0].span());
                 ev.warnings.push(format!("PromQL warning: quantile value should be between 0 and 1, got {} {pos}", super::eval::format_value(q0)));
             }
+            let Some(rf) = RangeFn::resolve(name) else { return Err(err(format!("function {name:?} is not implemented yet"))) };
             for m in series {
-                if matches!(name, "rate" | "increase" | "irate") {
-                    let metric = m.metric.metric_name();
-                    if !metric.is_empty() && !["_total", "_sum", "_count", "_bucket"].iter().any(|s| metric.ends_with(s)) {
-                        let pos = ev.position(args[0].span());
-                        let info = format!("PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {metric:?} {pos}");
-                        if !ev.infos.contains(&info) {
-                            ev.infos.push(info);
-                        }
-                    }
+                if rf.wants_counter() {
+                    note_counter_name(ev, &m.metric, &args[0]);
                 }
-                if let Some(v) = over_time(name, &m, range_start, range_end, t, q0, p1, p2)? {
+                if let Some(v) = over_time(rf, &m.points, range_start, range_end, t, q0, p1, p2)? {
                     let mut s = S { metric: m.metric, v, ts: t, drop_name: m.drop_name };
                     if !keep_name {
                         ev.drop_name(&mut s);
@@ -317,22 +311,117 @@ fn check_unique(v: Vec<S>) -> Result<Vec<S>, QueryError> {
     Ok(v)
 }
 
+/// The functions of a range vector that yield one value per series,
+/// resolved once per call rather than by name per series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RangeFn {
+    Rate,
+    Increase,
+    Delta,
+    Irate,
+    Idelta,
+    Avg,
+    Sum,
+    Count,
+    Min,
+    Max,
+    Last,
+    First,
+    Present,
+    Stddev,
+    Stdvar,
+    Quantile,
+    Mad,
+    TsOfMax,
+    TsOfMin,
+    TsOfLast,
+    TsOfFirst,
+    Changes,
+    Resets,
+    Deriv,
+    PredictLinear,
+    Smoothing,
+}
+
+impl RangeFn {
+    pub(crate) fn resolve(name: &str) -> Option<RangeFn> {
+        Some(match name {
+            "rate" => RangeFn::Rate,
+            "increase" => RangeFn::Increase,
+            "delta" => RangeFn::Delta,
+            "irate" => RangeFn::Irate,
+            "idelta" => RangeFn::Idelta,
+            "avg_over_time" => RangeFn::Avg,
+            "sum_over_time" => RangeFn::Sum,
+            "count_over_time" => RangeFn::Count,
+            "min_over_time" => RangeFn::Min,
+            "max_over_time" => RangeFn::Max,
+            "last_over_time" => RangeFn::Last,
+            "first_over_time" => RangeFn::First,
+            "present_over_time" => RangeFn::Present,
+            "stddev_over_time" => RangeFn::Stddev,
+            "stdvar_over_time" => RangeFn::Stdvar,
+            "quantile_over_time" => RangeFn::Quantile,
+            "mad_over_time" => RangeFn::Mad,
+            "ts_of_max_over_time" => RangeFn::TsOfMax,
+            "ts_of_min_over_time" => RangeFn::TsOfMin,
+            "ts_of_last_over_time" => RangeFn::TsOfLast,
+            "ts_of_first_over_time" => RangeFn::TsOfFirst,
+            "changes" => RangeFn::Changes,
+            "resets" => RangeFn::Resets,
+            "deriv" => RangeFn::Deriv,
+            "predict_linear" => RangeFn::PredictLinear,
+            "double_exponential_smoothing" | "holt_winters" => RangeFn::Smoothing,
+            _ => return None,
+        })
+    }
+
+    /// Whether Prometheus notes that the input might not be a counter.
+    pub(crate) fn wants_counter(self) -> bool {
+        matches!(self, RangeFn::Rate | RangeFn::Increase | RangeFn::Irate)
+    }
+}
+
+/// The PromQL info Prometheus gives for `rate` and friends over a metric
+/// whose name does not look like a counter's, once per query.
+pub(crate) fn note_counter_name(ev: &mut Evaluator<'_>, metric: &Labels, arg: &Expr) {
+    let name = metric.metric_name();
+    if !name.is_empty() && !["_total", "_sum", "_count", "_bucket"].iter().any(|s| name.ends_with(s)) {
+        let pos = ev.position(arg.span());
+        let info = format!("PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {name:?} {pos}");
+        if !ev.infos.contains(&info) {
+            ev.infos.push(info);
+        }
+    }
+}
+
+/// One function over one series' samples in `(range_start, range_end]`,
+/// evaluated at `t`; `None` where Prometheus gives no point.
 #[allow(clippy::too_many_arguments)]
-fn over_time(name: &str, m: &M, range_start: i64, range_end: i64, t: i64, q0: f64, p1: f64, p2: f64) -> Result<Option<f64>, QueryError> {
-    let pts = &m.points;
+pub(crate) fn over_time(
+    f: RangeFn,
+    pts: &[(i64, f64)],
+    range_start: i64,
+    range_end: i64,
+    t: i64,
+    q0: f64,
+    p1: f64,
+    p2: f64,
+) -> Result<Option<f64>, QueryError> {
     if pts.is_empty() {
         return Ok(None);
     }
-    let vals: Vec<f64> = pts.iter().map(|p| p.1).collect();
-    Ok(Some(match name {
-        "rate" | "increase" | "delta" => return Ok(extrapolated(pts, range_start, range_end, name != "delta", name == "rate")),
-        "irate" | "idelta" => {
+    let vals = || pts.iter().map(|p| p.1).collect::<Vec<f64>>();
+    let last = pts[pts.len() - 1];
+    Ok(Some(match f {
+        RangeFn::Rate | RangeFn::Increase | RangeFn::Delta => return Ok(extrapolated(pts, range_start, range_end, f != RangeFn::Delta, f == RangeFn::Rate)),
+        RangeFn::Irate | RangeFn::Idelta => {
             if pts.len() < 2 {
                 return Ok(None);
             }
-            let (a, b) = (pts[pts.len() - 2], pts[pts.len() - 1]);
+            let (a, b) = (pts[pts.len() - 2], last);
             let mut d = b.1 - a.1;
-            if name == "irate" {
+            if f == RangeFn::Irate {
                 if b.1 < a.1 {
                     d = b.1;
                 }
@@ -345,31 +434,31 @@ fn over_time(name: &str, m: &M, range_start: i64, range_end: i64, t: i64, q0: f6
                 d
             }
         }
-        "avg_over_time" => mean(&vals),
-        "sum_over_time" => kahan_sum(&vals),
-        "count_over_time" => vals.len() as f64,
-        "min_over_time" => vals.iter().copied().fold(f64::NAN, |a, x| if x < a || a.is_nan() { x } else { a }),
-        "max_over_time" => vals.iter().copied().fold(f64::NAN, |a, x| if x > a || a.is_nan() { x } else { a }),
-        "last_over_time" => vals[vals.len() - 1],
-        "first_over_time" => vals[0],
-        "present_over_time" => 1.0,
-        "stddev_over_time" => variance(&vals).sqrt(),
-        "stdvar_over_time" => variance(&vals),
-        "quantile_over_time" => quantile(q0, &mut vals.clone()),
-        "mad_over_time" if vals.iter().any(|v| v.is_nan()) => f64::NAN,
-        "mad_over_time" => {
-            let mut v = vals.clone();
-            let med = quantile(0.5, &mut v);
-            let mut dev: Vec<f64> = vals.iter().map(|x| (x - med).abs()).collect();
+        RangeFn::Avg => mean(&vals()),
+        RangeFn::Sum => kahan_sum(&vals()),
+        RangeFn::Count => pts.len() as f64,
+        RangeFn::Min => pts.iter().map(|p| p.1).fold(f64::NAN, |a, x| if x < a || a.is_nan() { x } else { a }),
+        RangeFn::Max => pts.iter().map(|p| p.1).fold(f64::NAN, |a, x| if x > a || a.is_nan() { x } else { a }),
+        RangeFn::Last => last.1,
+        RangeFn::First => pts[0].1,
+        RangeFn::Present => 1.0,
+        RangeFn::Stddev => variance(&vals()).sqrt(),
+        RangeFn::Stdvar => variance(&vals()),
+        RangeFn::Quantile => quantile(q0, &mut vals()),
+        RangeFn::Mad if pts.iter().any(|p| p.1.is_nan()) => f64::NAN,
+        RangeFn::Mad => {
+            let v = vals();
+            let med = quantile(0.5, &mut v.clone());
+            let mut dev: Vec<f64> = v.iter().map(|x| (x - med).abs()).collect();
             quantile(0.5, &mut dev)
         }
-        "ts_of_max_over_time" | "ts_of_min_over_time" => {
+        RangeFn::TsOfMax | RangeFn::TsOfMin => {
             let mut best: Option<(i64, f64)> = None;
             for &(pt, pv) in pts {
                 let better = match best {
                     None => true,
                     Some((_, b)) => {
-                        if name == "ts_of_max_over_time" {
+                        if f == RangeFn::TsOfMax {
                             pv >= b || b.is_nan()
                         } else {
                             pv <= b || b.is_nan()
@@ -382,24 +471,24 @@ fn over_time(name: &str, m: &M, range_start: i64, range_end: i64, t: i64, q0: f6
             }
             best.map_or(f64::NAN, |b| b.0 as f64 / 1000.0)
         }
-        "ts_of_last_over_time" => pts[pts.len() - 1].0 as f64 / 1000.0,
-        "ts_of_first_over_time" => pts[0].0 as f64 / 1000.0,
-        "changes" => pts.windows(2).filter(|w| w[0].1 != w[1].1 && !(w[0].1.is_nan() && w[1].1.is_nan())).count() as f64,
-        "resets" => pts.windows(2).filter(|w| w[1].1 < w[0].1).count() as f64,
-        "deriv" => {
+        RangeFn::TsOfLast => last.0 as f64 / 1000.0,
+        RangeFn::TsOfFirst => pts[0].0 as f64 / 1000.0,
+        RangeFn::Changes => pts.windows(2).filter(|w| w[0].1 != w[1].1 && !(w[0].1.is_nan() && w[1].1.is_nan())).count() as f64,
+        RangeFn::Resets => pts.windows(2).filter(|w| w[1].1 < w[0].1).count() as f64,
+        RangeFn::Deriv => {
             if pts.len() < 2 {
                 return Ok(None);
             }
             linear_regression(pts, pts[0].0).0
         }
-        "predict_linear" => {
+        RangeFn::PredictLinear => {
             if pts.len() < 2 {
                 return Ok(None);
             }
             let (slope, intercept) = linear_regression(pts, t);
             intercept + slope * p1
         }
-        "double_exponential_smoothing" | "holt_winters" => {
+        RangeFn::Smoothing => {
             let (sf, tf) = (p1, p2);
             if !(sf > 0.0 && sf < 1.0) {
                 return Err(err(format!("invalid smoothing factor. Expected: 0 < sf < 1, got: {sf}")));
@@ -407,12 +496,11 @@ fn over_time(name: &str, m: &M, range_start: i64, range_end: i64, t: i64, q0: f6
             if !(tf > 0.0 && tf < 1.0) {
                 return Err(err(format!("invalid trend factor. Expected: 0 < tf < 1, got: {tf}")));
             }
-            if vals.len() < 2 {
+            if pts.len() < 2 {
                 return Ok(None);
             }
-            holt(&vals, sf, tf)
+            holt(&vals(), sf, tf)
         }
-        other => return Err(err(format!("function {other:?} is not implemented yet"))),
     }))
 }
 

@@ -3,6 +3,7 @@
 
 mod eval;
 mod funcs;
+mod memo;
 mod value;
 
 pub use eval::format_value;
@@ -129,6 +130,9 @@ impl Engine {
             samples: 0,
             warnings: Vec::new(),
             drops: Default::default(),
+            subquery_depth: 0,
+            tables: HashMap::new(),
+            group_caches: HashMap::new(),
             infos: Vec::new(),
         };
         let value = match ev.eval(&expr, t)? {
@@ -172,6 +176,9 @@ impl Engine {
             samples: 0,
             warnings: Vec::new(),
             drops: Default::default(),
+            subquery_depth: 0,
+            tables: HashMap::new(),
+            group_caches: HashMap::new(),
             infos: Vec::new(),
         };
         let mut series: Vec<eval::M> = Vec::new();

@@ -142,8 +142,9 @@ impl Querier for HeadQuerier {
             Some(h) => (h.start.max(self.mint), h.end.min(self.maxt)),
             None => (self.mint, self.maxt),
         };
-        let mut out = Vec::new();
-        for r in self.matching(matchers) {
+        let refs = self.matching(matchers);
+        let mut out = Vec::with_capacity(refs.len());
+        for r in refs {
             let Some(s) = self.head.series_by_ref(r) else { continue };
             let chunks = s.lock().chunks(mint, maxt, self.head.disk());
             if chunks.is_empty() {
