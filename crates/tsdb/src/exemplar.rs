@@ -53,7 +53,11 @@ impl ExemplarMetrics {
                 "Total number of out of order exemplar ingestion failed attempts",
                 m.out_of_order.clone(),
             );
-            r.register("prometheus_tsdb_exemplar_max_exemplars", "Total number of exemplars the exemplar storage can store, resizeable", m.max_exemplars.clone());
+            r.register(
+                "prometheus_tsdb_exemplar_max_exemplars",
+                "Total number of exemplars the exemplar storage can store, resizeable",
+                m.max_exemplars.clone(),
+            );
         }
         m
     }
