@@ -66,8 +66,9 @@ pub(crate) async fn query_exemplars(State(s): State<Arc<AppState>>, RawQuery(q):
     };
     let matcher_sets: Vec<Vec<model::Matcher>> = expr.selectors().into_iter().map(|vs| vs.matchers.clone()).collect();
     if matcher_sets.is_empty() {
-        // Prometheus answers with no data at all, not an empty list.
-        return json(r#"{"status":"success"}"#.to_owned());
+        // Prometheus has no data to answer with and says so with a bare
+        // 204, not an empty list.
+        return StatusCode::NO_CONTENT.into_response();
     }
     // No exemplar storage is the same as exemplar storage turned off:
     // nothing stored, nothing found.

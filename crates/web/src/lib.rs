@@ -354,7 +354,9 @@ mod tests {
         let text = String::from_utf8(raw).unwrap();
         let (head, body) = text.split_once("\r\n\r\n").unwrap();
         let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-        (status, serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}")))
+        // An empty body (a 204) reads as JSON null.
+        let json = if body.is_empty() { serde_json::Value::Null } else { serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}")) };
+        (status, json)
     }
 
     fn get(path_and_query: &str) -> (u16, serde_json::Value) {
@@ -437,8 +439,9 @@ mod tests {
         let (start, end, _) = fake.0.lock().unwrap().pop().unwrap();
         assert_eq!((start, end), (1_600_096_945_479, exemplars_max_time()), "a missing end is Prometheus's maxTime");
 
-        // No selector: Prometheus answers without data and asks no storage.
-        assert_eq!(get("/api/v1/query_exemplars?query=1%2B1"), (200, serde_json::json!({"status": "success"})));
+        // No selector: Prometheus answers 204 without a body and asks no
+        // storage.
+        assert_eq!(get("/api/v1/query_exemplars?query=1%2B1"), (204, serde_json::Value::Null));
         assert!(fake.0.lock().unwrap().is_empty());
 
         let bad = |error: &str| serde_json::json!({"status": "error", "errorType": "bad_data", "error": error});
