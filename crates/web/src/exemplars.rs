@@ -81,6 +81,26 @@ pub(crate) async fn query_exemplars(State(s): State<Arc<AppState>>, RawQuery(q):
     }
 }
 
+/// An exemplar's value as Prometheus writes it (`jsonutil.MarshalFloat`):
+/// Go's shortest form, in exponent form (`1e-07`, `1e+22`) below 1e-6 and
+/// from 1e21 on. Sample values in Prometheus 2.42's query API never switch
+/// to exponents; its exemplars always did.
+fn exemplar_value(v: f64) -> String {
+    let abs = v.abs();
+    if abs == 0.0 || (1e-6..1e21).contains(&abs) || !v.is_finite() {
+        return format_value(v);
+    }
+    // Rust's shortest exponent form (`1e-7`) in Go's spelling: a sign and
+    // at least two digits.
+    let e = format!("{v:e}");
+    let (mantissa, exp) = e.split_once('e').unwrap_or((&e, "0"));
+    let (sign, digits) = match exp.strip_prefix('-') {
+        Some(d) => ('-', d),
+        None => ('+', exp),
+    };
+    format!("{mantissa}e{sign}{digits:0>2}")
+}
+
 fn json(body: String) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
@@ -104,7 +124,7 @@ fn render(series: &[ExemplarSeries]) -> String {
             out.push_str(r#"{"labels":"#);
             metric(&mut out, &e.labels);
             out.push_str(r#","value":""#);
-            out.push_str(&format_value(e.value));
+            out.push_str(&exemplar_value(e.value));
             out.push_str(r#"","timestamp":"#);
             timestamp(&mut out, e.ts);
             out.push('}');
@@ -138,6 +158,28 @@ mod tests {
             )
         );
         assert_eq!(render(&[]), r#"{"status":"success","data":[]}"#);
+    }
+
+    #[test]
+    fn values_as_go_writes_them() {
+        for (v, want) in [
+            (1e-7, "1e-07"),
+            (-1e-7, "-1e-07"),
+            (1.5e-10, "1.5e-10"),
+            (1e22, "1e+22"),
+            (1e21, "1e+21"),
+            (1.2345e300, "1.2345e+300"),
+            (1e-6, "0.000001"),
+            (123_456_789_012_345_680_000.0, "123456789012345680000"),
+            (0.0, "0"),
+            (-0.0, "-0"),
+            (2.5, "2.5"),
+            (f64::NAN, "NaN"),
+            (f64::NEG_INFINITY, "-Inf"),
+            (f64::INFINITY, "+Inf"),
+        ] {
+            assert_eq!(exemplar_value(v), want, "{v:?}");
+        }
     }
 
     #[test]
