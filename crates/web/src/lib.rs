@@ -261,8 +261,16 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({"status": "error", "errorType": self.1, "error": self.2});
-        (self.0, axum::Json(body)).into_response()
+        // A struct rather than a JSON map, so that the keys come in
+        // Prometheus's order and the bodies are byte for byte alike.
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Body<'a> {
+            status: &'static str,
+            error_type: &'static str,
+            error: &'a str,
+        }
+        (self.0, axum::Json(Body { status: "error", error_type: self.1, error: &self.2 })).into_response()
     }
 }
 
