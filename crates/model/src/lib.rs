@@ -16,4 +16,4 @@ pub mod value;
 pub use labels::{Label, Labels, LabelsBuilder};
 pub use matcher::{MatchType, Matcher};
 pub use names::ValidationScheme;
-pub use value::{Exemplar, Metadata, MetricType, Sample, Timestamp};
+pub use value::{EXEMPLAR_MAX_LABEL_SET_LENGTH, Exemplar, Metadata, MetricType, Sample, Timestamp};

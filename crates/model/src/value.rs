@@ -36,6 +36,33 @@ pub struct Exemplar {
     pub has_ts: bool,
 }
 
+/// OpenMetrics' limit on an exemplar's label set: "the combined length of the
+/// label names and values of an Exemplar's LabelSet MUST NOT exceed 128 UTF-8
+/// characters".
+pub const EXEMPLAR_MAX_LABEL_SET_LENGTH: usize = 128;
+
+impl Exemplar {
+    /// Whether `other` is the same exemplar, as Prometheus decides it: the
+    /// timestamps only count when one of the two was exposed with one, so
+    /// that an exemplar scraped again without a timestamp (and stamped with
+    /// each scrape's time) stays a duplicate of itself.
+    pub fn same_as(&self, other: &Exemplar) -> bool {
+        if self.labels != other.labels {
+            return false;
+        }
+        if (self.has_ts || other.has_ts) && self.ts != other.ts {
+            return false;
+        }
+        self.value == other.value
+    }
+
+    /// The combined length of label names and values, in characters (not
+    /// bytes, nor the quotes and commas of the text form).
+    pub fn label_set_length(&self) -> usize {
+        self.labels.iter().map(|l| l.name.chars().count() + l.value.chars().count()).sum()
+    }
+}
+
 /// A metric family's type as exposed (`# TYPE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum MetricType {
@@ -72,4 +99,29 @@ pub struct Metadata {
     pub metric_type: MetricType,
     pub unit: String,
     pub help: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ex(trace: &str, value: f64, ts: i64, has_ts: bool) -> Exemplar {
+        Exemplar { labels: Labels::from_pairs([("trace_id", trace)]), value, ts, has_ts }
+    }
+
+    #[test]
+    fn exemplar_identity_ignores_scrape_stamped_times() {
+        assert!(ex("a", 1.0, 1000, false).same_as(&ex("a", 1.0, 2000, false)), "both stamped by the scrape");
+        assert!(!ex("a", 1.0, 1000, true).same_as(&ex("a", 1.0, 2000, false)));
+        assert!(ex("a", 1.0, 1000, true).same_as(&ex("a", 1.0, 1000, false)));
+        assert!(!ex("a", 1.0, 1000, true).same_as(&ex("b", 1.0, 1000, true)));
+        assert!(!ex("a", 1.0, 1000, true).same_as(&ex("a", 2.0, 1000, true)));
+        assert!(!ex("a", f64::NAN, 1000, true).same_as(&ex("a", f64::NAN, 1000, true)), "NaN is never equal, as in Go");
+    }
+
+    #[test]
+    fn label_set_length_counts_characters() {
+        assert_eq!(ex("ab", 0.0, 0, false).label_set_length(), "trace_id".len() + 2);
+        assert_eq!(ex("é", 0.0, 0, false).label_set_length(), "trace_id".len() + 1);
+    }
 }

@@ -216,6 +216,7 @@ const IMPLEMENTED: &[&str] = &[
     "query.max-samples",
     "query.timeout",
     "query.max-concurrency",
+    "enable-feature",
     "agent",
 ];
 

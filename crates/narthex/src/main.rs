@@ -72,17 +72,45 @@ fn run_server(flags: &ServerFlags, matches: &clap::ArgMatches) -> anyhow::Result
         anyhow::bail!("--web.config.file is not supported yet; refusing to serve without the TLS/authentication it configures");
     }
     // Refuse to start on a bad config before anything else starts.
-    Config::load_file(&flags.config_file, mode).with_context(|| format!("Error loading config (--config.file={})", flags.config_file.display()))?;
+    let initial =
+        Config::load_file(&flags.config_file, mode).with_context(|| format!("Error loading config (--config.file={})", flags.config_file.display()))?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("narthex").build().context("starting the async runtime")?;
-    runtime.block_on(serve(flags, matches, mode))
+    runtime.block_on(serve(flags, matches, mode, &initial))
 }
 
-async fn serve(flags: &ServerFlags, matches: &clap::ArgMatches, mode: Mode) -> anyhow::Result<()> {
+/// The `--enable-feature` values that change something here.
+const FEATURES: &[&str] = &["exemplar-storage", "extra-scrape-metrics", "promql-delayed-name-removal", "promql-experimental-functions"];
+
+async fn serve(flags: &ServerFlags, matches: &clap::ArgMatches, mode: Mode, initial: &Config) -> anyhow::Result<()> {
+    for f in flags.enable_feature.iter().flat_map(|f| f.split(',')).map(str::trim).filter(|f| !f.is_empty() && !FEATURES.contains(f)) {
+        tracing::warn!(option = f, "Unknown option for --enable-feature, or a feature not implemented yet");
+    }
     let mut registry = Registry::default();
     registry.register_collector(Box::new(process::ProcessCollector));
     let mut reloader = Reloader::new(flags.config_file.clone(), mode, &mut registry);
     let head_metrics = tsdb::head::HeadMetrics::new(Some(&mut registry));
+    // Without the feature the ring has no room: exemplars are neither kept
+    // nor logged, and the exemplar API finds none (Prometheus's behaviour).
+    let exemplar_storage = feature_enabled(flags, "exemplar-storage");
+    if exemplar_storage {
+        tracing::info!("Experimental in-memory exemplar storage enabled");
+    }
+    let max_exemplars = if exemplar_storage { initial.storage.max_exemplars() } else { 0 };
+    let storage = ready_storage::ReadyStorage::default();
+    if exemplar_storage {
+        // First, as Prometheus applies storage's config before the rest.
+        let st = storage.clone();
+        reloader.register(
+            "storage",
+            reload::sync_applier(move |cfg| {
+                if let Some(head) = st.head() {
+                    head.set_max_exemplars(cfg.storage.max_exemplars());
+                }
+                Ok(())
+            }),
+        );
+    }
 
     let scrape_metrics = scrape::ScrapeMetrics::new(Some(&mut registry));
 
@@ -97,7 +125,6 @@ async fn serve(flags: &ServerFlags, matches: &clap::ArgMatches, mode: Mode) -> a
         }),
     );
 
-    let storage = ready_storage::ReadyStorage::default();
     // Cancelled only when the server stops, so that loops then end without
     // staleness markers (a restart carries on where this run stopped).
     let scrape_shutdown = CancellationToken::new();
@@ -159,6 +186,7 @@ async fn serve(flags: &ServerFlags, matches: &clap::ArgMatches, mode: Mode) -> a
                 .with_context(|| format!("invalid --query.timeout {:?}", flags.query_timeout))?,
             limiter: Arc::new(tokio::sync::Semaphore::new(usize::try_from(flags.query_max_concurrency).unwrap_or(usize::MAX).max(1))),
         }),
+        exemplars: Some(web::ExemplarSource(Arc::new(storage.clone()))),
         remote_write: flags.web_enable_remote_write_receiver.then(|| web::WriteTarget(Arc::new(storage.clone()))),
     };
 
@@ -167,6 +195,7 @@ async fn serve(flags: &ServerFlags, matches: &clap::ArgMatches, mode: Mode) -> a
         wal_dir: Some(flags.storage_tsdb_path.join("wal")),
         chunks_dir: Some(flags.storage_tsdb_path.join("chunks_head")),
         wal_compression: flags.storage_tsdb_wal_compression && !flags.no_storage_tsdb_wal_compression,
+        max_exemplars,
         ..Default::default()
     };
 

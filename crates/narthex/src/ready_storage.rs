@@ -5,7 +5,7 @@
 use std::sync::{Arc, OnceLock};
 
 use model::{Exemplar, Labels, Metadata, Timestamp};
-use storage::{Appendable, Appender, Querier, Queryable, SeriesRef, StorageError};
+use storage::{Appendable, Appender, ExemplarQuerier, ExemplarQueryable, Querier, Queryable, SeriesRef, StorageError};
 use tsdb::head::{Head, HeadStorage};
 
 #[derive(Debug, Clone, Default)]
@@ -15,6 +15,18 @@ impl ReadyStorage {
     /// Makes the opened head available; later calls are ignored.
     pub fn set(&self, head: Arc<Head>) {
         let _ = self.0.set(head);
+    }
+
+    /// The head, once open.
+    pub fn head(&self) -> Option<Arc<Head>> {
+        self.0.get().cloned()
+    }
+}
+
+impl ExemplarQueryable for ReadyStorage {
+    fn exemplar_querier(&self) -> Result<Box<dyn ExemplarQuerier>, StorageError> {
+        let head = self.0.get().ok_or_else(|| StorageError::Other("TSDB not ready".into()))?;
+        HeadStorage(head.clone()).exemplar_querier()
     }
 }
 

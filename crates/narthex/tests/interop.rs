@@ -162,3 +162,83 @@ fn prometheus_remote_writes_into_narthex() {
     assert!(up.contains(&format!(r#""instance":"127.0.0.1:{theirs}""#)), "{up}");
     wait_for(ours, "/api/v1/query?query=count(prometheus_tsdb_head_series)", "no prometheus_tsdb_head_series", |b| b.contains(r#""1"]"#));
 }
+
+/// Serves OpenMetrics whose exemplars carry their own timestamps, so that
+/// two scrapers store exactly the same ones.
+fn serve_exemplar_target() -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let port = listener.local_addr().expect("its address").port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut req = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                match conn.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => req.extend_from_slice(&buf[..n]),
+                }
+            }
+            let at_limit = "x".repeat(128 - "trace_id".len());
+            let over = "x".repeat(129 - "trace_id".len());
+            let body = format!(
+                "# TYPE test_exemplar_metric counter\n\
+                 test_exemplar_metric_total{{service=\"bar\"}} 6 # {{trace_id=\"abc\"}} 1.0 1600000000.000\n\
+                 test_exemplar_metric_total{{service=\"foo\"}} 3 # {{trace_id=\"def\",span_id=\"s1\"}} 0.0000001 1600000000.5\n\
+                 test_exemplar_metric_total{{service=\"limit\"}} 1 # {{trace_id=\"{at_limit}\"}} 1e22 1600000001.25\n\
+                 test_exemplar_metric_total{{service=\"over\"}} 1 # {{trace_id=\"{over}\"}} 1 1600000001.25\n\
+                 # EOF\n"
+            );
+            let _ = write!(
+                conn,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/openmetrics-text; version=1.0.0; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+/// Narthex and Prometheus scrape the same exemplars; `/api/v1/query_exemplars`
+/// answers byte for byte alike.
+#[test]
+#[ignore = "needs Debian's prometheus; run by scripts/interop.sh"]
+fn query_exemplars_answers_as_prometheus_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = serve_exemplar_target();
+    let cfg = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &cfg,
+        format!("global: {{scrape_interval: 1s, scrape_timeout: 1s}}\nscrape_configs:\n  - job_name: om\n    static_configs: [{{targets: ['127.0.0.1:{target}']}}]\n"),
+    )
+    .unwrap();
+    let (ours, theirs) = (free_port(), free_port());
+    let _narthex = start_narthex(&cfg, ours, &dir.path().join("narthex-data"), &["--enable-feature=exemplar-storage"]);
+    let _prom = Killed(
+        Command::new("prometheus")
+            .arg(format!("--config.file={}", cfg.display()))
+            .arg(format!("--storage.tsdb.path={}", dir.path().join("prom-data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{theirs}"))
+            .arg("--enable-feature=exemplar-storage")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start Debian's prometheus"),
+    );
+    let all = "/api/v1/query_exemplars?query=test_exemplar_metric_total";
+    for port in [ours, theirs] {
+        wait_for(port, all, "three series with exemplars", |b| b.matches("seriesLabels").count() == 3);
+    }
+    for q in [
+        all,
+        "/api/v1/query_exemplars?query=test_exemplar_metric_total&start=1600000000.5&end=1600000001.25",
+        "/api/v1/query_exemplars?query=sum(rate(test_exemplar_metric_total%7Bservice%3D%22bar%22%7D%5B1m%5D))%20or%20test_exemplar_metric_total%7Bservice%3D~%22l.*%22%7D",
+        "/api/v1/query_exemplars?query=test_exemplar_metric_total&end=1600000000",
+        "/api/v1/query_exemplars?query=nothing_here",
+        "/api/v1/query_exemplars?query=test_exemplar_metric_total&start=10&end=5",
+        "/api/v1/query_exemplars?query=sum(up",
+    ] {
+        assert_eq!(http_get(ours, q), http_get(theirs, q), "{q}");
+    }
+}

@@ -53,15 +53,14 @@ pub fn append(app: &mut dyn Appender, req: &prompb::WriteRequest) -> Result<Writ
             stats.samples += 1;
         }
         for e in &ts.exemplars {
-            let ex = Exemplar { labels: labels_of(&e.labels).unwrap_or_default(), value: e.value, ts: e.timestamp, has_ts: true };
-            match app.append_exemplar(r, &labels, &ex) {
-                Ok(nr) => {
-                    r = nr;
-                    stats.exemplars += 1;
-                }
-                // Exemplars are best effort, as in Prometheus.
-                Err(StorageError::OutOfOrderExemplar | StorageError::DuplicateExemplar) => {}
-                Err(e) => return Err(e.into()),
+            // A zero timestamp is protobuf's "unset", as Prometheus reads it.
+            let ex = Exemplar { labels: labels_of(&e.labels).unwrap_or_default(), value: e.value, ts: e.timestamp, has_ts: e.timestamp != 0 };
+            // Exemplars are best effort, as in Prometheus: one the storage
+            // refuses (out of order, labels too long) never fails the
+            // request that carries it.
+            if let Ok(nr) = app.append_exemplar(r, &labels, &ex) {
+                r = nr;
+                stats.exemplars += 1;
             }
         }
     }
@@ -122,6 +121,35 @@ mod tests {
         let err = append(app.as_mut(), &prompb::WriteRequest { timeseries: vec![series("a", &[(500, 9.0)])] }).unwrap_err();
         assert_eq!(err.to_string(), "out of order sample");
         app.rollback().unwrap();
+    }
+
+    #[test]
+    fn exemplars_land_in_storage_best_effort() {
+        let opts = tsdb::head::HeadOptions { max_exemplars: 10, ..Default::default() };
+        let head = tsdb::head::Head::open(opts, tsdb::head::HeadMetrics::new(None)).unwrap();
+        let st = tsdb::head::HeadStorage(head);
+        let exemplar =
+            |trace: &str, value, timestamp| prompb::Exemplar { labels: vec![prompb::Label { name: "trace_id".into(), value: trace.into() }], value, timestamp };
+        let mut a = series("a", &[(1000, 1.0)]);
+        a.exemplars = vec![exemplar("t1", 1.0, 900), exemplar(&"x".repeat(200), 1.0, 950), exemplar("t2", 2.0, 1000)];
+        let mut app = st.appender();
+        assert_eq!(append(app.as_mut(), &prompb::WriteRequest { timeseries: vec![a] }).unwrap(), WriteStats { samples: 1, exemplars: 2 });
+        app.commit().unwrap();
+        let mut late = series("a", &[(2000, 2.0)]);
+        late.exemplars = vec![exemplar("t0", 1.0, 500)];
+        let mut app = st.appender();
+        assert_eq!(
+            append(app.as_mut(), &prompb::WriteRequest { timeseries: vec![late] }).unwrap(),
+            WriteStats { samples: 1, exemplars: 0 },
+            "out of order: dropped, the samples land"
+        );
+        app.commit().unwrap();
+        use storage::ExemplarQueryable;
+        let got = st.exemplar_querier().unwrap().select(0, 10_000, &[vec![model::Matcher::equal("__name__", "a")]]).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].labels.get("job"), "rw");
+        let traces: Vec<(&str, i64)> = got[0].exemplars.iter().map(|e| (e.labels.get("trace_id"), e.ts)).collect();
+        assert_eq!(traces, [("t1", 900), ("t2", 1000)]);
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //!
 //! Scrape loops, rule groups and the remote-write receiver write through an
 //! [`Appender`]; PromQL, the HTTP API and federation read through a
-//! [`Querier`]. This crate owns those traits and the error kinds they share.
+//! [`Querier`], and `/api/v1/query_exemplars` through an [`ExemplarQuerier`].
+//! This crate owns those traits and the error kinds they share.
 //! It holds no data itself: `tsdb` implements the traits, and nothing else in
 //! the server may.
 
@@ -33,8 +34,12 @@ pub enum StorageError {
     OutOfOrderExemplar,
     #[error("duplicate exemplar")]
     DuplicateExemplar,
-    #[error("exemplar label set is too long")]
+    #[error("label length for exemplar exceeds maximum of {} UTF-8 characters", model::EXEMPLAR_MAX_LABEL_SET_LENGTH)]
     ExemplarLabelLength,
+    /// Exemplar storage is off (no `--enable-feature=exemplar-storage`, or
+    /// `max_exemplars` of 0); appenders treat it as a no-op.
+    #[error("exemplar storage is disabled or max exemplars is less than or equal to 0")]
+    ExemplarsDisabled,
     #[error("invalid exemplar: {0}")]
     InvalidExemplar(String),
     #[error("invalid sample: {0}")]
@@ -157,6 +162,28 @@ pub trait Queryable: Send + Sync {
     fn querier(&self, mint: Timestamp, maxt: Timestamp) -> Result<Box<dyn Querier>, StorageError>;
 }
 
+/// One series' exemplars, as `/api/v1/query_exemplars` lists them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExemplarSeries {
+    pub labels: Labels,
+    /// Oldest first.
+    pub exemplars: Vec<Exemplar>,
+}
+
+/// A read view over stored exemplars.
+pub trait ExemplarQuerier: Send + Sync {
+    /// The exemplars in `[start, end]` of every series that matches all the
+    /// matchers of at least one of `matcher_sets` (each set is one selector
+    /// of a query: the sets are ORed), sorted by series labels. No sets
+    /// select nothing.
+    fn select(&self, start: Timestamp, end: Timestamp, matcher_sets: &[Vec<Matcher>]) -> Result<Vec<ExemplarSeries>, StorageError>;
+}
+
+/// A storage's exemplars as readers see them.
+pub trait ExemplarQueryable: Send + Sync {
+    fn exemplar_querier(&self) -> Result<Box<dyn ExemplarQuerier>, StorageError>;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,8 +192,9 @@ mod tests {
     // fails to compile if a trait stops being object safe.
     #[test]
     fn traits_are_object_safe() {
-        fn _takes(_: &dyn Appendable, _: &dyn Queryable, _: Option<Box<dyn Appender>>) {}
+        fn _takes(_: &dyn Appendable, _: &dyn Queryable, _: Option<Box<dyn Appender>>, _: &dyn ExemplarQueryable) {}
         assert_eq!(SeriesRef::default(), SeriesRef::UNKNOWN);
         assert_eq!(StorageError::OutOfOrderSample.to_string(), "out of order sample");
+        assert_eq!(StorageError::ExemplarLabelLength.to_string(), "label length for exemplar exceeds maximum of 128 UTF-8 characters");
     }
 }

@@ -1,6 +1,7 @@
 //! The time-series database, in Prometheus's on-disk formats: chunk
-//! encodings, the in-memory head block with its label index, and the
-//! write-ahead log that makes appends durable.
+//! encodings, the in-memory head block with its label index, the
+//! write-ahead log that makes appends durable, and the in-memory exemplar
+//! ring.
 //!
 //! This crate is the only implementation of the `storage` traits. It must
 //! not know about scraping, PromQL or HTTP: it stores what appenders give it
@@ -9,6 +10,7 @@
 pub mod chunkenc;
 pub mod chunks_head;
 pub mod encoding;
+pub mod exemplar;
 pub mod head;
 pub mod record;
 pub mod wal;

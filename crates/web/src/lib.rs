@@ -22,12 +22,14 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+mod exemplars;
 mod query;
 mod selector;
 mod series;
 mod targets;
 mod write;
 
+pub use exemplars::ExemplarSource;
 pub use query::QueryHandle;
 pub use write::WriteTarget;
 
@@ -75,6 +77,9 @@ pub struct Handles {
     pub scrape: Option<Arc<scrape::Manager>>,
     /// The query engine and its storage, for `/api/v1/query*`.
     pub query: Option<QueryHandle>,
+    /// Where `/api/v1/query_exemplars` reads; `None` answers as exemplar
+    /// storage turned off does (nothing found).
+    pub exemplars: Option<ExemplarSource>,
     /// Where remote-written samples go; `None` unless
     /// `--web.enable-remote-write-receiver` is set.
     pub remote_write: Option<WriteTarget>,
@@ -139,6 +144,7 @@ fn router(opts: Options, handles: Handles) -> Router {
         .route("/api/v1/query", get(query::query).post(query::query))
         .route("/api/v1/query_range", get(query::query_range).post(query::query_range))
         .route("/api/v1/format_query", get(query::format_query).post(query::format_query))
+        .route("/api/v1/query_exemplars", get(exemplars::query_exemplars).post(exemplars::query_exemplars))
         .route("/api/v1/series", get(series::series).post(series::series))
         .route("/api/v1/labels", get(series::labels).post(series::labels))
         .route("/api/v1/label/{name}/values", get(series::label_values))
@@ -255,8 +261,16 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({"status": "error", "errorType": self.1, "error": self.2});
-        (self.0, axum::Json(body)).into_response()
+        // A struct rather than a JSON map, so that the keys come in
+        // Prometheus's order and the bodies are byte for byte alike.
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Body<'a> {
+            status: &'static str,
+            error_type: &'static str,
+            error: &'a str,
+        }
+        (self.0, axum::Json(Body { status: "error", error_type: self.1, error: &self.2 })).into_response()
     }
 }
 
@@ -310,6 +324,10 @@ mod tests {
     /// Serves the router on a loopback port and sends it one raw request;
     /// the status and the JSON body.
     fn serve_one(request: &str) -> (u16, serde_json::Value) {
+        serve_one_with(None, request)
+    }
+
+    fn serve_one_with(exemplars: Option<ExemplarSource>, request: &str) -> (u16, serde_json::Value) {
         use std::io::{Read, Write};
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
         let opts = Options {
@@ -328,6 +346,7 @@ mod tests {
             config_yaml: Arc::default(),
             scrape: None,
             query: None,
+            exemplars,
             remote_write: None,
         };
         let web = rt.block_on(Web::bind(opts, handles)).unwrap();
@@ -343,7 +362,9 @@ mod tests {
         let text = String::from_utf8(raw).unwrap();
         let (head, body) = text.split_once("\r\n\r\n").unwrap();
         let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-        (status, serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}")))
+        // An empty body (a 204) reads as JSON null.
+        let json = if body.is_empty() { serde_json::Value::Null } else { serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}")) };
+        (status, json)
     }
 
     fn get(path_and_query: &str) -> (u16, serde_json::Value) {
@@ -376,5 +397,79 @@ mod tests {
             get("/api/v1/format_query?query=sort_by_label(up,%22job%22)"),
             (400, bad("invalid parameter \"query\": 1:1: parse error: function \"sort_by_label\" is not enabled"))
         );
+    }
+
+    /// Exemplar storage that records the matcher sets it is asked for and
+    /// answers one series.
+    /// A select's start, end and matcher sets (as text).
+    type SelectCall = (i64, i64, Vec<Vec<String>>);
+
+    #[derive(Clone, Default)]
+    struct FakeExemplars(Arc<std::sync::Mutex<Vec<SelectCall>>>);
+
+    impl storage::ExemplarQueryable for FakeExemplars {
+        fn exemplar_querier(&self) -> Result<Box<dyn storage::ExemplarQuerier>, storage::StorageError> {
+            Ok(Box::new(self.clone()))
+        }
+    }
+
+    impl storage::ExemplarQuerier for FakeExemplars {
+        fn select(&self, start: i64, end: i64, sets: &[Vec<model::Matcher>]) -> Result<Vec<storage::ExemplarSeries>, storage::StorageError> {
+            let sets = sets.iter().map(|ms| ms.iter().map(|m| format!("{}{}{}", m.name, m.kind.as_str(), m.value)).collect()).collect();
+            self.0.lock().unwrap().push((start, end, sets));
+            Ok(vec![storage::ExemplarSeries {
+                labels: model::Labels::from_pairs([("__name__", "a"), ("job", "j")]),
+                exemplars: vec![model::Exemplar { labels: model::Labels::from_pairs([("trace_id", "t")]), value: 0.5, ts: 1500, has_ts: true }],
+            }])
+        }
+    }
+
+    #[test]
+    fn query_exemplars_selects_every_selector_or_answers_bad_data() {
+        let fake = FakeExemplars::default();
+        let source = || Some(ExemplarSource(Arc::new(fake.clone())));
+        let get = |path: &str| serve_one_with(source(), &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+
+        let (status, body) = get("/api/v1/query_exemplars?query=rate(a%7Bjob%3D%22j%22%7D%5B5m%5D)%20%2B%20b&start=1&end=2.5");
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            body,
+            serde_json::json!({"status": "success", "data": [{"seriesLabels": {"__name__": "a", "job": "j"}, "exemplars": [{"labels": {"trace_id": "t"}, "value": "0.5", "timestamp": 1.5}]}]})
+        );
+        assert_eq!(fake.0.lock().unwrap().pop().unwrap(), (1000, 2500, vec![vec!["__name__=a".to_owned(), "job=j".to_owned()], vec!["__name__=b".to_owned()]]));
+
+        let form = "query=up&start=2020-09-14T15:22:25.479Z";
+        let post = format!(
+            "POST /api/v1/query_exemplars HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+            form.len()
+        );
+        assert_eq!(serve_one_with(source(), &post).0, 200);
+        let (start, end, _) = fake.0.lock().unwrap().pop().unwrap();
+        assert_eq!((start, end), (1_600_096_945_479, exemplars_max_time()), "a missing end is Prometheus's maxTime");
+
+        // No selector: Prometheus answers 204 without a body and asks no
+        // storage.
+        assert_eq!(get("/api/v1/query_exemplars?query=1%2B1"), (204, serde_json::Value::Null));
+        assert!(fake.0.lock().unwrap().is_empty());
+
+        let bad = |error: &str| serde_json::json!({"status": "error", "errorType": "bad_data", "error": error});
+        assert_eq!(get("/api/v1/query_exemplars?query=sum(up"), (400, bad("1:7: parse error: unclosed left parenthesis")));
+        assert_eq!(get("/api/v1/query_exemplars"), (400, bad("unknown position: parse error: no expression found in input")));
+        assert_eq!(
+            get("/api/v1/query_exemplars?query=up&start=yesterday"),
+            (400, bad("invalid parameter \"start\": invalid time value for 'start': cannot parse \"yesterday\" to a valid timestamp"))
+        );
+        assert_eq!(get("/api/v1/query_exemplars?query=up&start=10&end=5"), (400, bad("end timestamp must not be before start timestamp")));
+
+        // Without exemplar storage: nothing found, as Prometheus with the
+        // feature off.
+        assert_eq!(
+            serve_one("GET /api/v1/query_exemplars?query=up HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+            (200, serde_json::json!({"status": "success", "data": []}))
+        );
+    }
+
+    fn exemplars_max_time() -> i64 {
+        9_223_309_901_257_974_999
     }
 }

@@ -261,7 +261,7 @@ pub(crate) fn render(r: &QueryResult) -> String {
     out
 }
 
-fn metric(out: &mut String, l: &model::Labels) {
+pub(crate) fn metric(out: &mut String, l: &model::Labels) {
     let map: BTreeMap<&str, &str> = l.iter().map(|l| (l.name, l.value)).collect();
     out.push_str(&serde_json::to_string(&map).unwrap_or_else(|_| "{}".into()));
 }
@@ -275,7 +275,7 @@ fn point(out: &mut String, t: i64, v: &str) {
 }
 
 /// Milliseconds as seconds: `1435781451.781`, `1435781451`, `1.050`.
-fn timestamp(out: &mut String, t: i64) {
+pub(crate) fn timestamp(out: &mut String, t: i64) {
     let (sign, t) = if t < 0 { ("-", -t) } else { ("", t) };
     let _ = write!(out, "{sign}{}", t / 1000);
     let frac = t % 1000;

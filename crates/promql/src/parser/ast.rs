@@ -268,6 +268,33 @@ pub enum Expr {
 }
 
 impl Expr {
+    /// Every vector selector in the expression, those of range selectors
+    /// included, in the order they are written: what a query reads, as
+    /// Prometheus's `parser.ExtractSelectors` finds it for the exemplar API.
+    pub fn selectors(&self) -> Vec<&VectorSelector> {
+        fn visit<'a>(e: &'a Expr, out: &mut Vec<&'a VectorSelector>) {
+            match e {
+                Expr::Number { .. } | Expr::String { .. } => {}
+                Expr::Vector(vs) | Expr::Matrix { vs, .. } => out.push(vs),
+                Expr::Subquery { expr, .. } | Expr::Unary { expr, .. } | Expr::Paren { expr, .. } => visit(expr, out),
+                Expr::Binary { lhs, rhs, .. } => {
+                    visit(lhs, out);
+                    visit(rhs, out);
+                }
+                Expr::Call { args, .. } => args.iter().for_each(|a| visit(a, out)),
+                Expr::Aggregate { expr, param, .. } => {
+                    if let Some(p) = param {
+                        visit(p, out);
+                    }
+                    visit(expr, out);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        visit(self, &mut out);
+        out
+    }
+
     pub fn span(&self) -> Span {
         match self {
             Expr::Number { span, .. }

@@ -591,6 +591,16 @@ fn is_reserved(word: &str) -> bool {
 mod tests {
     use super::*;
 
+    #[test]
+    fn selectors_of_a_query() {
+        let e = parse(r#"sum by (job) (rate(a{x="1"}[5m])) / on(job) b + scalar(c offset 1m) > on(job) max_over_time(d[10m:1m])"#).unwrap();
+        let names: Vec<Vec<String>> =
+            e.selectors().iter().map(|vs| vs.matchers.iter().map(|m| format!("{}{}{}", m.name, m.kind.as_str(), m.value)).collect()).collect();
+        assert_eq!(names, [vec!["__name__=a", "x=1"], vec!["__name__=b"], vec!["__name__=c"], vec!["__name__=d"]]);
+        assert!(parse("1 + 2").unwrap().selectors().is_empty());
+        assert!(parse(r#"quantile(0.9, {job="a"})"#).unwrap().selectors().len() == 1);
+    }
+
     /// A compact rendering of the tree, to check shape and precedence.
     fn show(e: &Expr) -> String {
         match e {

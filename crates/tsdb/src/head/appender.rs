@@ -21,7 +21,8 @@ pub struct HeadAppender {
     /// The newest sample pending per series in this batch, so that a batch
     /// is checked for order against itself as well as against the head.
     pending: HashMap<u64, (i64, Option<u64>), FastHash>,
-    exemplars: Vec<RefExemplar>,
+    /// Checked against the ring when appended, added to it on commit.
+    exemplars: Vec<(Arc<MemSeries>, Exemplar)>,
     metadata: Vec<RefMetadata>,
     buf: Vec<u8>,
     series_buf: Vec<u8>,
@@ -105,11 +106,22 @@ impl Appender for HeadAppender {
     }
 
     fn append_exemplar(&mut self, hint: SeriesRef, labels: &Labels, exemplar: &Exemplar) -> Result<SeriesRef, StorageError> {
-        // Exemplars are logged with the batch; the in-memory exemplar
-        // buffer that queries read arrives with the exemplar API.
+        // With exemplar storage off, exemplars are neither kept nor logged,
+        // and that is no error for the caller (as in Prometheus).
+        if !self.head.exemplars().enabled() {
+            return Ok(hint);
+        }
         let s = self.series(hint, labels)?;
-        self.exemplars.push(RefExemplar { r: s.r, t: exemplar.ts, v: exemplar.value, labels: exemplar.labels.clone() });
-        Ok(SeriesRef(s.r))
+        // Checked against what the ring holds now, not against this batch:
+        // the commit checks again, in batch order, and drops what fails.
+        match self.head.exemplars().validate(&s.labels, exemplar) {
+            Ok(()) => {}
+            Err(StorageError::DuplicateExemplar | StorageError::ExemplarsDisabled) => return Ok(SeriesRef(s.r)),
+            Err(e) => return Err(e),
+        }
+        let r = s.r;
+        self.exemplars.push((s, exemplar.clone()));
+        Ok(SeriesRef(r))
     }
 
     fn update_metadata(&mut self, hint: SeriesRef, labels: &Labels, metadata: &Metadata) -> Result<SeriesRef, StorageError> {
@@ -140,7 +152,8 @@ impl Appender for HeadAppender {
         // each other in it and are split by length below.
         self.extra_buf.clear();
         if !self.exemplars.is_empty() {
-            record::encode_exemplars(&self.exemplars, &mut self.extra_buf);
+            let refs: Vec<RefExemplar> = self.exemplars.iter().map(|(s, e)| RefExemplar { r: s.r, t: e.ts, v: e.value, labels: e.labels.clone() }).collect();
+            record::encode_exemplars(&refs, &mut self.extra_buf);
         }
         let exemplars_len = self.extra_buf.len();
         if !self.metadata.is_empty() {
@@ -179,13 +192,22 @@ impl Appender for HeadAppender {
         }
         self.head.extend_time_range(mint, maxt);
         self.head.metrics.samples_appended.inc_by(appended);
+        for (s, e) in self.exemplars.drain(..) {
+            // Best effort, as in Prometheus: an exemplar that another batch
+            // made out of order since it was checked is dropped (and
+            // counted by the ring); anything else is only logged.
+            match self.head.exemplars().add(&s.labels, e) {
+                Ok(()) | Err(StorageError::OutOfOrderExemplar) => {}
+                Err(err) => tracing::debug!(component = "tsdb", err = %err, "Unknown error while adding exemplar"),
+            }
+        }
         self.clear();
         Ok(())
     }
 
     fn rollback(&mut self) -> Result<(), StorageError> {
         // Series created by this batch stay (empty); truncation collects
-        // them, as in Prometheus.
+        // them, as in Prometheus. Its exemplars never reach the ring.
         self.clear();
         Ok(())
     }

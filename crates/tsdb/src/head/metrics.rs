@@ -5,6 +5,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+use crate::exemplar::ExemplarMetrics;
+
 #[derive(Debug, Clone)]
 pub struct HeadMetrics {
     pub series: Gauge,
@@ -23,12 +25,14 @@ pub struct HeadMetrics {
     pub gc_duration: Histogram,
     pub wal_segment_current: Gauge,
     pub wal_corruptions: Counter,
+    pub exemplars: ExemplarMetrics,
 }
 
 impl HeadMetrics {
     /// Creates the metrics, registering them when a registry is given.
-    pub fn new(registry: Option<&mut Registry>) -> Self {
+    pub fn new(mut registry: Option<&mut Registry>) -> Self {
         let m = HeadMetrics {
+            exemplars: ExemplarMetrics::new(registry.as_deref_mut()),
             series: Gauge::default(),
             series_created: Counter::default(),
             series_removed: Counter::default(),

@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use model::Labels;
-use storage::{Appendable, Appender, Querier, Queryable, StorageError};
+use model::{Exemplar, Labels, Matcher};
+use storage::{Appendable, Appender, ExemplarQuerier, ExemplarQueryable, ExemplarSeries, Querier, Queryable, StorageError};
 
 pub use appender::HeadAppender;
 pub use metrics::HeadMetrics;
@@ -29,7 +29,8 @@ pub use querier::HeadQuerier;
 pub use series::{FullChunk, MemSeries, SAMPLES_PER_CHUNK};
 
 use crate::chunks_head::{self, ChunkDiskMapper};
-use crate::record::{self, RefSample, RefSeries};
+use crate::exemplar::CircularExemplarStorage;
+use crate::record::{self, RefExemplar, RefSample, RefSeries};
 use crate::wal::{self, Wal, WalOptions};
 
 const SHARDS: usize = 256;
@@ -48,6 +49,10 @@ pub struct HeadOptions {
     /// heap.
     pub chunks_dir: Option<PathBuf>,
     pub chunk_file_size: usize,
+    /// Size of the exemplar ring; zero (the default, as without
+    /// `--enable-feature=exemplar-storage`) keeps no exemplars and logs
+    /// none.
+    pub max_exemplars: i64,
 }
 
 impl Default for HeadOptions {
@@ -59,6 +64,7 @@ impl Default for HeadOptions {
             wal_compression: true,
             chunks_dir: None,
             chunk_file_size: chunks_head::DEFAULT_MAX_FILE_SIZE,
+            max_exemplars: 0,
         }
     }
 }
@@ -157,6 +163,7 @@ pub struct Head {
     min_valid_time: AtomicI64,
     wal: Option<Mutex<Wal>>,
     disk: Option<ChunkDiskMapper>,
+    exemplars: CircularExemplarStorage,
     pub(crate) metrics: HeadMetrics,
 }
 
@@ -197,6 +204,7 @@ impl Head {
             min_valid_time: AtomicI64::new(i64::MIN),
             wal: None,
             disk: None,
+            exemplars: CircularExemplarStorage::new(opts.max_exemplars, metrics.exemplars.clone()),
             metrics,
             opts,
         };
@@ -279,6 +287,8 @@ impl Head {
         const BATCH: usize = 4096;
         let mut series: Vec<RefSeries> = Vec::new();
         let mut samples: Vec<RefSample> = Vec::new();
+        let mut exemplars: Vec<RefExemplar> = Vec::new();
+        let mut unknown_exemplar_refs = 0usize;
         let mut pending: Vec<Vec<RefSample>> = (0..senders.len()).map(|_| Vec::with_capacity(BATCH)).collect();
         let mut reader = wal::Reader::new(ranges)?;
         let mut seen_segment = None;
@@ -331,8 +341,27 @@ impl Head {
                         }
                     }
                 }
-                // Tombstones, exemplars and metadata are not kept in the
-                // head yet; replay skips them.
+                // Exemplars go straight into the ring, on this thread:
+                // they are few, and their series exist by now (a series
+                // record precedes every record that refers to it).
+                record::RecordType::Exemplars if self.exemplars.enabled() => {
+                    exemplars.clear();
+                    record::decode_exemplars(rec, &mut exemplars).map_err(|source| HeadError::Record { segment: seg, source })?;
+                    for e in exemplars.drain(..) {
+                        let Some(s) = self.series_by_ref(e.r) else {
+                            unknown_exemplar_refs += 1;
+                            continue;
+                        };
+                        // The log does not say whether the exposition had a
+                        // timestamp; Prometheus replays them as if not.
+                        let ex = Exemplar { labels: e.labels, value: e.v, ts: e.t, has_ts: false };
+                        if let Err(err @ StorageError::OutOfOrderExemplar) = self.exemplars.add(&s.labels, ex) {
+                            tracing::warn!(component = "tsdb", err = %err, "Unexpected error when replaying WAL on exemplar record");
+                        }
+                    }
+                }
+                // Tombstones and metadata are not kept in the head yet, nor
+                // exemplars when their storage is off; replay skips them.
                 _ => {}
             }
             if seen_segment != Some(seg) {
@@ -349,6 +378,9 @@ impl Head {
         }
         if let Some(seg) = seen_segment {
             tracing::info!(component = "tsdb", segment = seg, maxSegment = last_segment.unwrap_or(seg), "WAL segment loaded");
+        }
+        if unknown_exemplar_refs > 0 {
+            tracing::warn!(component = "tsdb", exemplars = unknown_exemplar_refs, "Unknown series references for exemplars during WAL replay");
         }
         Ok(())
     }
@@ -478,6 +510,24 @@ impl Head {
         self.max_time.load(Ordering::Relaxed)
     }
 
+    /// The exemplar ring.
+    pub fn exemplars(&self) -> &CircularExemplarStorage {
+        &self.exemplars
+    }
+
+    /// Resizes the exemplar ring to a reloaded config's `max_exemplars`,
+    /// keeping the newest exemplars that fit (Prometheus's
+    /// `Head.ApplyConfig`).
+    pub fn set_max_exemplars(&self, max_exemplars: i64) {
+        let from = self.exemplars.max_exemplars();
+        let to = usize::try_from(max_exemplars).unwrap_or(0);
+        if from == to {
+            return;
+        }
+        let migrated = self.exemplars.resize(max_exemplars);
+        tracing::info!(component = "tsdb", from, to, migrated, "Exemplar storage resized");
+    }
+
     pub(crate) fn disk(&self) -> Option<&ChunkDiskMapper> {
         self.disk.as_ref()
     }
@@ -575,6 +625,20 @@ impl Appendable for HeadStorage {
 impl Queryable for HeadStorage {
     fn querier(&self, mint: i64, maxt: i64) -> Result<Box<dyn Querier>, StorageError> {
         Ok(Box::new(HeadQuerier::new(self.0.clone(), mint, maxt)))
+    }
+}
+
+impl ExemplarQueryable for HeadStorage {
+    fn exemplar_querier(&self) -> Result<Box<dyn ExemplarQuerier>, StorageError> {
+        Ok(Box::new(self.clone()))
+    }
+}
+
+/// Reads the exemplar ring as it is at each select; exemplars have no
+/// snapshot to pin, as in Prometheus.
+impl ExemplarQuerier for HeadStorage {
+    fn select(&self, start: i64, end: i64, matcher_sets: &[Vec<Matcher>]) -> Result<Vec<ExemplarSeries>, StorageError> {
+        Ok(self.0.exemplars.select(start, end, matcher_sets))
     }
 }
 

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use model::{Labels, MatchType, Matcher};
-use storage::{Appendable, LabelHints, Queryable, SeriesRef, StorageError, ValueType};
+use storage::{Appendable, ExemplarQueryable, LabelHints, Queryable, SeriesRef, StorageError, ValueType};
 
 use super::*;
 
@@ -10,11 +10,16 @@ fn mem_head() -> Arc<Head> {
 }
 
 fn wal_head(dir: &Path) -> Arc<Head> {
+    wal_head_with_exemplars(dir, 0)
+}
+
+fn wal_head_with_exemplars(dir: &Path, max_exemplars: i64) -> Arc<Head> {
     let opts = HeadOptions {
         wal_dir: Some(dir.join("wal")),
         wal_segment_size: 64 * 1024,
         chunks_dir: Some(dir.join("chunks_head")),
         chunk_file_size: 4096,
+        max_exemplars,
         ..HeadOptions::default()
     };
     Head::open(opts, HeadMetrics::new(None)).unwrap()
@@ -320,7 +325,7 @@ fn full_chunks_live_in_chunk_files_and_come_back_after_restart() {
 #[test]
 fn exemplars_and_metadata_reach_the_wal() {
     let dir = tempfile::tempdir().unwrap();
-    let head = wal_head(dir.path());
+    let head = wal_head_with_exemplars(dir.path(), 10);
     let mut app = HeadStorage(head.clone()).appender();
     let l = lbls(&[("__name__", "requests_total")]);
     let r = app.append(SeriesRef::UNKNOWN, &l, 1000, 1.0).unwrap();
@@ -345,4 +350,119 @@ fn exemplars_and_metadata_reach_the_wal() {
     assert_eq!(kinds, [record::RecordType::Series, record::RecordType::Samples, record::RecordType::Exemplars, record::RecordType::Metadata]);
     assert_eq!(exemplars[0].labels, lbls(&[("trace_id", "abc")]));
     assert_eq!(metadata[0].help, "Requests.");
+}
+
+fn trace(id: &str, value: f64, ts: i64) -> model::Exemplar {
+    model::Exemplar { labels: lbls(&[("trace_id", id)]), value, ts, has_ts: true }
+}
+
+/// Every exemplar of series named `name`, as (trace id, timestamp).
+fn exemplars_of(head: &Arc<Head>, name: &str) -> Vec<(String, i64)> {
+    let q = HeadStorage(head.clone()).exemplar_querier().unwrap();
+    let got = q.select(i64::MIN, i64::MAX, &[vec![name_is(name)]]).unwrap();
+    got.into_iter().flat_map(|s| s.exemplars).map(|e| (e.labels.get("trace_id").to_owned(), e.ts)).collect()
+}
+
+#[test]
+fn exemplars_are_visible_on_commit_and_dropped_on_rollback() {
+    let head = Head::open(HeadOptions { max_exemplars: 10, ..HeadOptions::default() }, HeadMetrics::new(None)).unwrap();
+    let l = lbls(&[("__name__", "requests_total"), ("job", "a")]);
+    let mut app = HeadStorage(head.clone()).appender();
+    let r = app.append(SeriesRef::UNKNOWN, &l, 1000, 1.0).unwrap();
+    assert_eq!(app.append_exemplar(r, &l, &trace("a", 1.0, 1000)).unwrap(), r);
+    app.append_exemplar(SeriesRef::UNKNOWN, &l, &trace("b", 2.0, 1500)).unwrap();
+    assert!(exemplars_of(&head, "requests_total").is_empty(), "nothing visible before commit");
+    app.commit().unwrap();
+    assert_eq!(exemplars_of(&head, "requests_total"), [("a".to_owned(), 1000), ("b".to_owned(), 1500)]);
+    let got = HeadStorage(head.clone()).exemplar_querier().unwrap().select(0, 5000, &[vec![name_is("requests_total")]]).unwrap();
+    assert_eq!(got[0].labels, l, "the series' labels come with its exemplars");
+    assert_eq!(head.metrics.exemplars.appended.get(), 2);
+
+    app.append_exemplar(r, &l, &trace("c", 1.0, 2000)).unwrap();
+    app.rollback().unwrap();
+    app.commit().unwrap();
+    assert_eq!(exemplars_of(&head, "requests_total").len(), 2, "rolled back");
+}
+
+#[test]
+fn the_appender_checks_exemplars_as_prometheus_does() {
+    let head = Head::open(HeadOptions { max_exemplars: 10, ..HeadOptions::default() }, HeadMetrics::new(None)).unwrap();
+    let l = lbls(&[("__name__", "x")]);
+    let mut app = HeadStorage(head.clone()).appender();
+    app.append_exemplar(SeriesRef::UNKNOWN, &l, &trace("a", 1.0, 1000)).unwrap();
+    app.commit().unwrap();
+    assert!(matches!(app.append_exemplar(SeriesRef::UNKNOWN, &l, &trace("b", 1.0, 999)), Err(StorageError::OutOfOrderExemplar)));
+    app.append_exemplar(SeriesRef::UNKNOWN, &l, &trace("a", 1.0, 1000)).expect("a duplicate is no error");
+    let long = "x".repeat(200);
+    assert!(matches!(app.append_exemplar(SeriesRef::UNKNOWN, &l, &trace(&long, 1.0, 2000)), Err(StorageError::ExemplarLabelLength)));
+    // Within a batch each is checked against the ring only; the commit
+    // keeps what is in order and drops the rest.
+    app.append_exemplar(SeriesRef::UNKNOWN, &l, &trace("c", 1.0, 3000)).unwrap();
+    app.append_exemplar(SeriesRef::UNKNOWN, &l, &trace("d", 1.0, 2500)).unwrap();
+    app.commit().unwrap();
+    assert_eq!(exemplars_of(&head, "x"), [("a".to_owned(), 1000), ("c".to_owned(), 3000)]);
+    assert_eq!(head.metrics.exemplars.out_of_order.get(), 1, "only the one dropped at commit");
+
+    // Storage off: accepted, kept nowhere, logged nowhere.
+    let dir = tempfile::tempdir().unwrap();
+    let off = wal_head(dir.path());
+    let mut app = HeadStorage(off.clone()).appender();
+    assert_eq!(app.append_exemplar(SeriesRef(7), &l, &trace("a", 1.0, 1000)).unwrap(), SeriesRef(7));
+    app.append(SeriesRef::UNKNOWN, &l, 1000, 1.0).unwrap();
+    app.commit().unwrap();
+    assert!(exemplars_of(&off, "x").is_empty());
+    off.close().unwrap();
+    let mut reader = wal::Reader::new(&[wal::SegmentRange::all(&dir.path().join("wal"))]).unwrap();
+    while let Some(rec) = reader.next_record().unwrap() {
+        assert_ne!(record::RecordType::of(rec), record::RecordType::Exemplars);
+    }
+}
+
+#[test]
+fn wal_replay_restores_exemplars() {
+    let dir = tempfile::tempdir().unwrap();
+    let head = wal_head_with_exemplars(dir.path(), 3);
+    let mut app = HeadStorage(head.clone()).appender();
+    let (a, b) = (lbls(&[("__name__", "a")]), lbls(&[("__name__", "b")]));
+    for (i, t) in [1000, 2000, 3000].into_iter().enumerate() {
+        app.append(SeriesRef::UNKNOWN, &a, t, 1.0).unwrap();
+        app.append_exemplar(SeriesRef::UNKNOWN, &a, &trace(&format!("a{i}"), 1.0, t)).unwrap();
+        app.commit().unwrap();
+    }
+    app.append(SeriesRef::UNKNOWN, &b, 4000, 1.0).unwrap();
+    app.append_exemplar(SeriesRef::UNKNOWN, &b, &trace("b0", 1.0, 4000)).unwrap();
+    app.commit().unwrap();
+    let before = (exemplars_of(&head, "a"), exemplars_of(&head, "b"));
+    assert_eq!(before.0, [("a1".to_owned(), 2000), ("a2".to_owned(), 3000)], "the ring holds three");
+    head.close().unwrap();
+    drop(head);
+
+    let head = wal_head_with_exemplars(dir.path(), 3);
+    assert_eq!((exemplars_of(&head, "a"), exemplars_of(&head, "b")), before, "replay refills the ring in log order");
+    assert_eq!(head.metrics.exemplars.series_in_storage.get(), 2);
+    // What was replayed orders what comes next.
+    let mut app = HeadStorage(head.clone()).appender();
+    assert!(matches!(app.append_exemplar(SeriesRef::UNKNOWN, &b, &trace("old", 1.0, 3999)), Err(StorageError::OutOfOrderExemplar)));
+    drop(app);
+    head.close().unwrap();
+    drop(head);
+
+    let off = wal_head(dir.path());
+    assert!(exemplars_of(&off, "a").is_empty(), "storage off: the log's exemplars are skipped");
+}
+
+#[test]
+fn exemplar_ring_resizes_on_reload() {
+    let head = Head::open(HeadOptions { max_exemplars: 4, ..HeadOptions::default() }, HeadMetrics::new(None)).unwrap();
+    let l = lbls(&[("__name__", "x")]);
+    let mut app = HeadStorage(head.clone()).appender();
+    for t in 1..=4 {
+        app.append_exemplar(SeriesRef::UNKNOWN, &l, &trace(&t.to_string(), 1.0, t)).unwrap();
+        app.commit().unwrap();
+    }
+    head.set_max_exemplars(2);
+    assert_eq!(exemplars_of(&head, "x"), [("3".to_owned(), 3), ("4".to_owned(), 4)]);
+    assert_eq!(head.metrics.exemplars.max_exemplars.get(), 2);
+    head.set_max_exemplars(0);
+    assert!(!head.exemplars().enabled() && exemplars_of(&head, "x").is_empty());
 }
