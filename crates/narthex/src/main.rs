@@ -80,7 +80,8 @@ fn run_server(flags: &ServerFlags, matches: &clap::ArgMatches) -> anyhow::Result
 }
 
 /// The `--enable-feature` values that change something here.
-const FEATURES: &[&str] = &["exemplar-storage", "extra-scrape-metrics", "promql-delayed-name-removal", "promql-experimental-functions"];
+const FEATURES: &[&str] =
+    &["exemplar-storage", "extra-scrape-metrics", "promql-delayed-name-removal", "promql-experimental-functions", "promql-per-step-stats"];
 
 async fn serve(flags: &ServerFlags, matches: &clap::ArgMatches, mode: Mode, initial: &Config) -> anyhow::Result<()> {
     for f in flags.enable_feature.iter().flat_map(|f| f.split(',')).map(str::trim).filter(|f| !f.is_empty() && !FEATURES.contains(f)) {
@@ -185,6 +186,7 @@ async fn serve(flags: &ServerFlags, matches: &clap::ArgMatches, mode: Mode, init
                 .map(|ms| Duration::from_millis(ms.max(0) as u64))
                 .with_context(|| format!("invalid --query.timeout {:?}", flags.query_timeout))?,
             limiter: Arc::new(tokio::sync::Semaphore::new(usize::try_from(flags.query_max_concurrency).unwrap_or(usize::MAX).max(1))),
+            per_step_stats: feature_enabled(flags, "promql-per-step-stats"),
         }),
         exemplars: Some(web::ExemplarSource(Arc::new(storage.clone()))),
         remote_write: flags.web_enable_remote_write_receiver.then(|| web::WriteTarget(Arc::new(storage.clone()))),

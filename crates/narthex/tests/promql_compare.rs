@@ -190,6 +190,22 @@ fn quiet_phase(phases: &[i64]) -> i64 {
     (0..1000).step_by(10).max_by_key(|&p| distance(p)).unwrap_or(500)
 }
 
+/// Every `a.b.c` path to a leaf of a JSON object.
+fn key_paths(v: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(m) = v.as_object() {
+        for (k, child) in m {
+            let below = key_paths(child);
+            if below.is_empty() {
+                out.push(k.clone());
+            }
+            out.extend(below.into_iter().map(|p| format!("{k}.{p}")));
+        }
+    }
+    out.sort();
+    out
+}
+
 #[test]
 #[ignore = "needs Debian's prometheus and prometheus-node-exporter; run by scripts/interop.sh"]
 fn promql_agrees_with_prometheus() {
@@ -260,6 +276,16 @@ fn promql_agrees_with_prometheus() {
                 (Some(d), Some(why)) => named.push(format!("{kind} `{text}`: {why}\n  {d:.400}")),
                 (Some(d), None) => failures.push(format!("{kind} `{text}`:\n  {d:.3000}")),
             }
+        }
+    }
+    // `stats`: the same keys, in the same places (the numbers are each
+    // engine's own).
+    for path in
+        [format!("/api/v1/query?query=up&time={end:.3}&stats=all"), format!("/api/v1/query_range?query=up&start={start:.3}&end={end:.3}&step=3&stats=1")]
+    {
+        let (a, b) = (get_json(theirs, &path)["data"]["stats"].clone(), get_json(ours, &path)["data"]["stats"].clone());
+        if key_paths(&a) != key_paths(&b) || key_paths(&a).is_empty() {
+            failures.push(format!("stats of {path}:\n  Prometheus: {a}\n  narthex:    {b}"));
         }
     }
     println!("{agreed} agree, {} differ where 2.42 and 3.x differ, {} disagree", named.len(), failures.len());

@@ -76,6 +76,7 @@ scrape_configs:
             .arg(format!("--config.file={}", cfg.display()))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+            .arg("--enable-feature=promql-per-step-stats")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -154,6 +155,25 @@ scrape_configs:
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let range = json(port, &format!("/api/v1/query_range?query=up&start={}&end={now}&step=1", now - 5));
     assert_eq!(range["data"]["resultType"], "matrix", "{range}");
+    // `stats`: totals for any value, and per step with `all` (the server
+    // runs with --enable-feature=promql-per-step-stats).
+    // The end is a second ahead: `now` is truncated, and the only scrape so
+    // far may be later than it.
+    let stats = json(port, &format!("/api/v1/query_range?query=up&start={}&end={}&step=1&stats=all", now - 5, now + 1));
+    let st = &stats["data"]["stats"];
+    for k in ["evalTotalTime", "resultSortTime", "queryPreparationTime", "innerEvalTime", "execQueueTime", "execTotalTime"] {
+        assert!(st["timings"][k].as_f64().is_some_and(|x| x >= 0.0), "{k} in {stats}");
+    }
+    let per_step = st["samples"]["totalQueryableSamplesPerStep"].as_array().unwrap();
+    assert_eq!(per_step.len(), 7, "one entry per step: {stats}");
+    assert_eq!(per_step[0][0].as_f64(), Some((now - 5) as f64), "{stats}");
+    let total: u64 = per_step.iter().map(|p| p[1].as_u64().unwrap()).sum();
+    assert_eq!(st["samples"]["totalQueryableSamples"].as_u64(), Some(total), "{stats}");
+    assert!(total >= 1, "`up` was read: {stats}");
+    let totals = json(port, "/api/v1/query?query=up&stats=1");
+    assert!(totals["data"]["stats"]["samples"]["totalQueryableSamplesPerStep"].is_null(), "{totals}");
+    assert_eq!(totals["data"]["stats"]["samples"]["totalQueryableSamples"], 2, "two `up` series: {totals}");
+    assert!(json(port, "/api/v1/query?query=up")["data"]["stats"].is_null());
     let (code, body) = get(port, "/api/v1/query?query=sum(up");
     assert_eq!(code, 400, "{body}");
     assert!(body.contains(r#""errorType":"bad_data""#) && body.contains("1:7: parse error: unclosed left parenthesis"), "{body}");

@@ -24,6 +24,9 @@ pub struct QueryHandle {
     pub timeout: std::time::Duration,
     /// `--query.max-concurrency`: queries beyond it wait their turn.
     pub limiter: Arc<tokio::sync::Semaphore>,
+    /// `--enable-feature=promql-per-step-stats`: `stats=all` adds the
+    /// samples of every step.
+    pub per_step_stats: bool,
 }
 
 /// Raises the query's cancel flag when the request is dropped before the
@@ -44,12 +47,38 @@ async fn run_query(
     h: QueryHandle,
     eval: impl FnOnce(&Engine, &dyn storage::Queryable, &Control) -> Result<QueryResult, QueryError> + Send + 'static,
 ) -> Result<Result<QueryResult, QueryError>, tokio::task::JoinError> {
+    let queued = std::time::Instant::now();
     let _permit = h.limiter.clone().acquire_owned().await;
+    let queue_time = queued.elapsed();
     let ctl = Control { deadline: Some(std::time::Instant::now() + h.timeout), canceled: Arc::default() };
     let mut guard = CancelOnDrop(Some(ctl.canceled.clone()));
     let result = tokio::task::spawn_blocking(move || eval(&h.engine, h.queryable.as_ref(), &ctl)).await;
     guard.0 = None;
-    result
+    result.map(|r| {
+        r.map(|mut r| {
+            r.stats.queue = queue_time;
+            r
+        })
+    })
+}
+
+/// How much of the query's statistics the `stats` parameter asks for:
+/// none, the totals, or (`all`) the samples of every step as well.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StatsLevel {
+    None,
+    Totals,
+    All,
+}
+
+impl StatsLevel {
+    fn from_params(p: &BTreeMap<String, String>, per_step: bool) -> StatsLevel {
+        match p.get("stats").map(String::as_str) {
+            None | Some("") => StatsLevel::None,
+            Some("all") if per_step => StatsLevel::All,
+            Some(_) => StatsLevel::Totals,
+        }
+    }
 }
 
 impl std::fmt::Debug for QueryHandle {
@@ -144,8 +173,9 @@ async fn instant(s: Arc<AppState>, p: BTreeMap<String, String>) -> Response {
     let Some(query) = p.get("query").cloned() else {
         return bad_data(NO_QUERY);
     };
+    let stats = StatsLevel::from_params(&p, h.per_step_stats);
     let result = run_query(h, move |e, q, ctl| e.instant_with(q, &query, t, ctl)).await;
-    respond(result)
+    respond(result, stats)
 }
 
 async fn range(s: Arc<AppState>, p: BTreeMap<String, String>) -> Response {
@@ -177,11 +207,12 @@ async fn range(s: Arc<AppState>, p: BTreeMap<String, String>) -> Response {
     let Some(query) = p.get("query").cloned() else {
         return bad_data(NO_QUERY);
     };
+    let stats = StatsLevel::from_params(&p, h.per_step_stats);
     let result = run_query(h, move |e, q, ctl| e.range_with(q, &query, start, end, step, ctl)).await;
-    respond(result)
+    respond(result, stats)
 }
 
-fn respond(result: Result<Result<QueryResult, QueryError>, tokio::task::JoinError>) -> Response {
+fn respond(result: Result<Result<QueryResult, QueryError>, tokio::task::JoinError>, stats: StatsLevel) -> Response {
     match result {
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", &e.to_string()),
         Ok(Err(QueryError::Parse(e))) => bad_data(&format!("invalid parameter \"query\": {e}")),
@@ -192,14 +223,14 @@ fn respond(result: Result<Result<QueryResult, QueryError>, tokio::task::JoinErro
         Ok(Err(e @ QueryError::Timeout)) => error(StatusCode::SERVICE_UNAVAILABLE, "timeout", &e.to_string()),
         // Nobody is listening; Prometheus answers 499 (client closed request).
         Ok(Err(e @ QueryError::Canceled)) => error(StatusCode::from_u16(499).unwrap_or(StatusCode::SERVICE_UNAVAILABLE), "canceled", &e.to_string()),
-        Ok(Ok(r)) => ([(header::CONTENT_TYPE, "application/json")], render(&r)).into_response(),
+        Ok(Ok(r)) => ([(header::CONTENT_TYPE, "application/json")], render(&r, stats)).into_response(),
     }
 }
 
 /// The success body, written by hand: Prometheus's timestamps are JSON
 /// numbers with exactly the millisecond digits needed, which a float
 /// serializer does not reproduce.
-pub(crate) fn render(r: &QueryResult) -> String {
+pub(crate) fn render(r: &QueryResult, stats: StatsLevel) -> String {
     let mut out = String::with_capacity(256);
     out.push_str(r#"{"status":"success","data":{"resultType":""#);
     out.push_str(r.value.type_name());
@@ -248,6 +279,9 @@ pub(crate) fn render(r: &QueryResult) -> String {
             out.push(']');
         }
     }
+    if stats != StatsLevel::None {
+        render_stats(&mut out, &r.stats, stats == StatsLevel::All);
+    }
     out.push('}');
     if !r.warnings.is_empty() {
         out.push_str(r#","warnings":"#);
@@ -259,6 +293,35 @@ pub(crate) fn render(r: &QueryResult) -> String {
     }
     out.push('}');
     out
+}
+
+/// `"stats"` inside `data`, with Prometheus's keys in its order (times in
+/// seconds).
+fn render_stats(out: &mut String, s: &promql::engine::QueryStats, per_step: bool) {
+    let eval_total = s.prepare + s.inner_eval + s.result_sort;
+    let _ = write!(
+        out,
+        r#","stats":{{"timings":{{"evalTotalTime":{},"resultSortTime":{},"queryPreparationTime":{},"innerEvalTime":{},"execQueueTime":{},"execTotalTime":{}}},"samples":{{"#,
+        eval_total.as_secs_f64(),
+        s.result_sort.as_secs_f64(),
+        s.prepare.as_secs_f64(),
+        s.inner_eval.as_secs_f64(),
+        s.queue.as_secs_f64(),
+        (s.queue + eval_total).as_secs_f64(),
+    );
+    if per_step {
+        out.push_str(r#""totalQueryableSamplesPerStep":["#);
+        for (i, (t, n)) in s.per_step.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push('[');
+            timestamp(out, *t);
+            let _ = write!(out, ",{n}]");
+        }
+        out.push_str("],");
+    }
+    let _ = write!(out, r#""totalQueryableSamples":{},"peakSamples":{}}}}}"#, s.total_samples, s.peak_samples);
 }
 
 pub(crate) fn metric(out: &mut String, l: &model::Labels) {
@@ -303,20 +366,26 @@ mod tests {
     #[test]
     fn json_as_prometheus_writes_it() {
         let l = model::Labels::from_pairs([("__name__", "up"), ("job", "x")]);
-        let r = QueryResult { value: Value::Vector(vec![Sample { metric: l.clone(), t: 1_435_781_451_781, v: 1.0 }]), warnings: vec![], infos: vec![] };
+        let r = QueryResult {
+            value: Value::Vector(vec![Sample { metric: l.clone(), t: 1_435_781_451_781, v: 1.0 }]),
+            warnings: vec![],
+            infos: vec![],
+            stats: Default::default(),
+        };
         assert_eq!(
-            render(&r),
+            render(&r, StatsLevel::None),
             r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"up","job":"x"},"value":[1435781451.781,"1"]}]}}"#
         );
-        let r = QueryResult { value: Value::Scalar { t: 1_050, v: f64::NAN }, warnings: vec![], infos: vec![] };
-        assert_eq!(render(&r), r#"{"status":"success","data":{"resultType":"scalar","result":[1.050,"NaN"]}}"#);
+        let r = QueryResult { value: Value::Scalar { t: 1_050, v: f64::NAN }, warnings: vec![], infos: vec![], stats: Default::default() };
+        assert_eq!(render(&r, StatsLevel::None), r#"{"status":"success","data":{"resultType":"scalar","result":[1.050,"NaN"]}}"#);
         let r = QueryResult {
             value: Value::Matrix(vec![Series { metric: l, points: vec![(1000, f64::INFINITY), (2000, 0.25)] }]),
             warnings: vec!["careful".into()],
             infos: vec![],
+            stats: Default::default(),
         };
         assert_eq!(
-            render(&r),
+            render(&r, StatsLevel::None),
             r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"__name__":"up","job":"x"},"values":[[1,"+Inf"],[2,"0.25"]]}]},"warnings":["careful"]}"#
         );
     }

@@ -72,6 +72,9 @@ pub(crate) struct Evaluator<'a> {
     /// Each aggregation's grouping of its input series (by the node's
     /// address), kept across steps.
     pub group_caches: HashMap<usize, GroupCache>,
+    /// Samples read for each step of the query, and the step under way.
+    pub step_samples: Vec<u64>,
+    pub cur_step: usize,
 }
 
 /// The group of each input series of one aggregation, remembered across
@@ -157,7 +160,56 @@ fn err(msg: impl Into<String>) -> QueryError {
     QueryError::Execution(msg.into())
 }
 
-impl Evaluator<'_> {
+impl<'a> Evaluator<'a> {
+    pub fn new(q: &'a dyn Querier, query: &'a str, ctl: &'a super::Control, opts: &'a EngineOptions, start: i64, end: i64, step: i64) -> Self {
+        let steps = if end > start && step > 0 { ((end - start) / step + 1) as usize } else { 1 };
+        Evaluator {
+            q,
+            query,
+            ctl,
+            cache: HashMap::new(),
+            opts,
+            start,
+            end,
+            step,
+            samples: 0,
+            warnings: Vec::new(),
+            infos: Vec::new(),
+            drops: NameDrops::default(),
+            subquery_depth: 0,
+            tables: HashMap::new(),
+            group_caches: HashMap::new(),
+            step_samples: vec![0; steps],
+            cur_step: 0,
+        }
+    }
+
+    pub fn next_step(&mut self) {
+        self.cur_step += 1;
+    }
+
+    /// The query's statistics once evaluated.
+    pub fn stats(&self, prepare: std::time::Duration, inner_eval: std::time::Duration, result_sort: std::time::Duration) -> super::QueryStats {
+        let step = self.step.max(1);
+        super::QueryStats {
+            total_samples: self.step_samples.iter().sum(),
+            peak_samples: self.step_samples.iter().copied().max().unwrap_or(0),
+            per_step: self.step_samples.iter().enumerate().map(|(k, n)| (self.start + k as i64 * step, *n)).collect(),
+            prepare,
+            inner_eval,
+            result_sort,
+            queue: std::time::Duration::ZERO,
+        }
+    }
+
+    /// Counts samples read for step `k` (the step under way when `None`).
+    pub fn count_step_samples(&mut self, k: Option<usize>, n: usize) {
+        let k = k.unwrap_or(self.cur_step);
+        if let Some(c) = self.step_samples.get_mut(k) {
+            *c += n as u64;
+        }
+    }
+
     /// `(line:col)` of a node, as Prometheus appends it to annotations.
     pub fn position(&self, span: crate::parser::Span) -> String {
         let e = crate::parser::ParseError::at(self.query, span.start, String::new());
@@ -339,6 +391,7 @@ impl Evaluator<'_> {
     }
 
     fn count_samples(&mut self, n: usize) -> Result<(), QueryError> {
+        self.count_step_samples(None, n);
         self.samples += n;
         if self.samples > self.opts.max_samples {
             return Err(QueryError::TooManySamples);

@@ -143,6 +143,7 @@ impl Evaluator<'_> {
                 }
                 let window = &pts[lo..hi];
                 loaded += window.len();
+                self.count_step_samples(Some(k), window.len());
                 any |= !window.is_empty();
                 values[k * n + i] = funcs::over_time(p.f, window, r - p.range, r, step_t(k), p.q0, p.p1, p.p2)?;
             }

@@ -7,7 +7,7 @@ mod memo;
 mod value;
 
 pub use eval::format_value;
-pub use value::{QueryResult, Sample, Series, Value};
+pub use value::{QueryResult, QueryStats, Sample, Series, Value};
 
 use std::collections::HashMap;
 
@@ -116,32 +116,19 @@ impl Engine {
 
     /// [`Engine::instant`] under a deadline and cancellation.
     pub fn instant_with(&self, q: &dyn storage::Queryable, query: &str, t: i64, ctl: &Control) -> Result<QueryResult, QueryError> {
+        let begun = std::time::Instant::now();
         let expr = self.parse(query)?;
+        let prepare = begun.elapsed();
         let querier = q.querier(i64::MIN / 2, i64::MAX / 2).map_err(|e| QueryError::Storage(e.to_string()))?;
-        let mut ev = Evaluator {
-            q: querier.as_ref(),
-            query,
-            ctl,
-            cache: HashMap::new(),
-            opts: &self.opts,
-            start: t,
-            end: t,
-            step: 0,
-            samples: 0,
-            warnings: Vec::new(),
-            drops: Default::default(),
-            subquery_depth: 0,
-            tables: HashMap::new(),
-            group_caches: HashMap::new(),
-            infos: Vec::new(),
-        };
+        let mut ev = Evaluator::new(querier.as_ref(), query, ctl, &self.opts, t, t, 0);
         let value = match ev.eval(&expr, t)? {
             Val::Scalar(v) => Value::Scalar { t, v },
             Val::Str(v) => Value::String { t, v },
             Val::Vector(v) => Value::Vector(finish_vector(v, t)?),
             Val::Matrix { series, .. } => Value::Matrix(finish_matrix(series)?),
         };
-        Ok(QueryResult { value, warnings: ev.warnings, infos: ev.infos })
+        let stats = ev.stats(prepare, begun.elapsed() - prepare, std::time::Duration::ZERO);
+        Ok(QueryResult { value, warnings: dedup(ev.warnings), infos: dedup(ev.infos), stats })
     }
 
     /// Evaluates `query` at every `step` from `start` to `end` (ms); the
@@ -152,6 +139,7 @@ impl Engine {
 
     /// [`Engine::range`] under a deadline and cancellation.
     pub fn range_with(&self, q: &dyn storage::Queryable, query: &str, start: i64, end: i64, step: i64, ctl: &Control) -> Result<QueryResult, QueryError> {
+        let begun = std::time::Instant::now();
         let expr = self.parse(query)?;
         let kind = expr.value_type();
         if kind != crate::parser::ValueType::Scalar && kind != crate::parser::ValueType::Vector {
@@ -163,25 +151,13 @@ impl Engine {
         if step <= 0 {
             return Err(QueryError::BadRequest("zero or negative query resolution step widths are not accepted. Try a positive integer".into()));
         }
+        let prepare = begun.elapsed();
         let querier = q.querier(i64::MIN / 2, i64::MAX / 2).map_err(|e| QueryError::Storage(e.to_string()))?;
-        let mut ev = Evaluator {
-            q: querier.as_ref(),
-            query,
-            ctl,
-            cache: HashMap::new(),
-            opts: &self.opts,
-            start,
-            end,
-            step,
-            samples: 0,
-            warnings: Vec::new(),
-            drops: Default::default(),
-            subquery_depth: 0,
-            tables: HashMap::new(),
-            group_caches: HashMap::new(),
-            infos: Vec::new(),
-        };
+        let mut ev = Evaluator::new(querier.as_ref(), query, ctl, &self.opts, start, end, step);
         let mut series: Vec<eval::M> = Vec::new();
+        // Output series by label identity: most come back at every step as
+        // the same allocation, and are then found without hashing labels.
+        let mut by_identity: HashMap<(usize, bool), (Labels, usize)> = HashMap::new();
         let mut index: HashMap<(Labels, bool), usize> = HashMap::new();
         let mut t = start;
         while t <= end {
@@ -192,17 +168,39 @@ impl Engine {
                 _ => return Err(QueryError::Execution("range query over a non-vector expression".into())),
             };
             for s in samples {
-                let key = (s.metric.clone(), s.drop_name);
-                let i = *index.entry(key).or_insert_with(|| {
-                    series.push(eval::M { metric: s.metric.clone(), points: Vec::new(), drop_name: s.drop_name });
-                    series.len() - 1
-                });
+                let id = (s.metric.identity(), s.drop_name);
+                let i = match by_identity.get(&id) {
+                    Some((_, i)) if id.0 != 0 => *i,
+                    _ => {
+                        let key = (s.metric.clone(), s.drop_name);
+                        let i = *index.entry(key).or_insert_with(|| {
+                            series.push(eval::M { metric: s.metric.clone(), points: Vec::new(), drop_name: s.drop_name });
+                            series.len() - 1
+                        });
+                        if id.0 != 0 && by_identity.len() < 1 << 20 {
+                            by_identity.insert(id, (s.metric.clone(), i));
+                        }
+                        i
+                    }
+                };
                 series[i].points.push((t, s.v));
             }
+            ev.next_step();
             t += step;
         }
-        Ok(QueryResult { value: Value::Matrix(finish_matrix(series)?), warnings: ev.warnings, infos: ev.infos })
+        let evaluated = begun.elapsed();
+        let value = Value::Matrix(finish_matrix(series)?);
+        let stats = ev.stats(prepare, evaluated - prepare, begun.elapsed() - evaluated);
+        Ok(QueryResult { value, warnings: dedup(ev.warnings), infos: dedup(ev.infos), stats })
     }
+}
+
+/// Annotations once each, in the order first given (Prometheus keeps them
+/// in a set).
+fn dedup(mut v: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    v.retain(|s| seen.insert(s.clone()));
+    v
 }
 
 /// The first call of an experimental function in `e`, with its position.

@@ -47,4 +47,27 @@ pub struct QueryResult {
     pub value: Value,
     pub warnings: Vec<String>,
     pub infos: Vec<String>,
+    pub stats: QueryStats,
+}
+
+/// What a query cost, for the API's `stats` parameter (Prometheus's
+/// `samples` and engine timings).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct QueryStats {
+    /// Samples read from storage over all steps (`totalQueryableSamples`).
+    pub total_samples: u64,
+    /// The most samples one step read (`peakSamples`; Prometheus counts
+    /// what it holds in memory at once, which this approximates).
+    pub peak_samples: u64,
+    /// `(t ms, samples)` for each step (`totalQueryableSamplesPerStep`).
+    pub per_step: Vec<(i64, u64)>,
+    /// Parsing and checking the query.
+    pub prepare: std::time::Duration,
+    /// Evaluating it.
+    pub inner_eval: std::time::Duration,
+    /// Sorting the result.
+    pub result_sort: std::time::Duration,
+    /// Waiting for a free query slot (`--query.max-concurrency`), filled in
+    /// by whoever queued the query.
+    pub queue: std::time::Duration,
 }

@@ -110,7 +110,7 @@ impl Fake {
     fn result(&self, value: Value) -> Result<QueryResult, QueryError> {
         match &self.error {
             Some(e) => Err(QueryError::Execution(e.clone())),
-            None => Ok(QueryResult { value, warnings: self.warnings.clone(), infos: self.infos.clone() }),
+            None => Ok(QueryResult { value, warnings: self.warnings.clone(), infos: self.infos.clone(), stats: Default::default() }),
         }
     }
 }
