@@ -69,9 +69,15 @@ pub(crate) struct Evaluator<'a> {
     /// Functions of range selectors evaluated for all steps at once (by the
     /// call's address in the tree).
     pub tables: HashMap<usize, super::memo::StepTable>,
+    /// Instant selectors of a range query, resolved for all steps at once
+    /// (by the selector's address).
+    pub selector_tables: HashMap<usize, super::memo::SelectorTable>,
     /// Each aggregation's grouping of its input series (by the node's
     /// address), kept across steps.
     pub group_caches: HashMap<usize, GroupCache>,
+    /// For an aggregation fed from a table, the group slot of each of the
+    /// table's rows (by the aggregation's address).
+    pub row_slots: HashMap<usize, std::sync::Arc<[usize]>>,
     /// Samples read for each step of the query, and the step under way.
     pub step_samples: Vec<u64>,
     pub cur_step: usize,
@@ -85,30 +91,135 @@ pub(crate) struct Evaluator<'a> {
 pub(crate) struct GroupCache {
     /// By [`Labels::identity`]; holding the labels keeps the identity from
     /// being reused by another label set.
-    by_series: HashMap<usize, (Labels, usize)>,
+    by_series: HashMap<usize, (Labels, usize), IdHash>,
     /// Group label sets, by slot.
-    slots: Vec<Labels>,
-    slot_of: HashMap<Labels, usize>,
+    pub(crate) slots: Vec<Labels>,
+    /// Slots by [`Grouping::hash`] (a list, for collisions).
+    by_hash: HashMap<u64, Vec<usize>, IdHash>,
+}
+
+/// Hashing for keys that are already well spread (addresses): one
+/// multiplication instead of SipHash's rounds.
+pub(crate) type IdHash = std::hash::BuildHasherDefault<IdHasher>;
+
+#[derive(Default)]
+pub(crate) struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (self.0 ^ n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 ^= self.0 >> 29;
+    }
+    fn write_u8(&mut self, n: u8) {
+        self.write_usize(usize::from(n));
+    }
 }
 
 /// Inputs rebuilt at every step (after a name was dropped, say) would
 /// otherwise fill the cache step after step.
 const GROUP_CACHE_MAX: usize = 1 << 20;
 
+/// An aggregation's `by (...)` or `without (...)`.
+#[derive(Clone, Copy)]
+pub(crate) struct Grouping<'a> {
+    pub names: &'a [String],
+    pub without: bool,
+}
+
+impl Grouping<'_> {
+    fn kept(&self, name: &str) -> bool {
+        name != model::labels::METRIC_NAME && !self.names.iter().any(|g| g == name)
+    }
+
+    /// The group's label set.
+    pub fn labels(&self, m: &Labels) -> Labels {
+        let mut lb = LabelsBuilder::new();
+        if self.without {
+            for l in m {
+                if self.kept(l.name) {
+                    lb.set(l.name, l.value);
+                }
+            }
+        } else {
+            for g in self.names {
+                let val = m.get(g);
+                if !val.is_empty() {
+                    lb.set(g, val);
+                }
+            }
+        }
+        lb.build()
+    }
+
+    /// A hash of the group's labels, read from `m` without building them.
+    fn hash(&self, m: &Labels) -> u64 {
+        let mut h = xxhash_rust::xxh64::Xxh64::new(0);
+        let mut put = |n: &str, v: &str| {
+            h.update(n.as_bytes());
+            h.update(&[0xff]);
+            h.update(v.as_bytes());
+            h.update(&[0xff]);
+        };
+        if self.without {
+            for l in m {
+                if self.kept(l.name) {
+                    put(l.name, l.value);
+                }
+            }
+        } else {
+            for g in self.names {
+                let v = m.get(g);
+                if !v.is_empty() {
+                    put(g, v);
+                }
+            }
+        }
+        h.digest()
+    }
+
+    /// Whether `m` belongs to the group labelled `group`.
+    fn matches(&self, group: &Labels, m: &Labels) -> bool {
+        if self.without {
+            let mut kept = m.iter().filter(|l| self.kept(l.name));
+            let mut theirs = group.iter();
+            loop {
+                match (kept.next(), theirs.next()) {
+                    (None, None) => return true,
+                    (Some(a), Some(b)) if a.name == b.name && a.value == b.value => {}
+                    _ => return false,
+                }
+            }
+        } else {
+            self.names.iter().all(|g| m.get(g) == group.get(g)) && group.iter().all(|l| self.names.iter().any(|g| g == l.name))
+        }
+    }
+}
+
 impl GroupCache {
     /// The slot of `metric`'s group; `remember` when the same inputs will
     /// come again (more steps follow).
-    fn slot(&mut self, metric: &Labels, group: &impl Fn(&Labels) -> Labels, remember: bool) -> usize {
+    pub(crate) fn slot(&mut self, metric: &Labels, grouping: Grouping<'_>, remember: bool) -> usize {
         let id = if remember { metric.identity() } else { 0 };
         if let Some((_, slot)) = self.by_series.get(&id) {
             return *slot;
         }
-        let g = group(metric);
-        let slot = match self.slot_of.get(&g) {
-            Some(&slot) => slot,
+        // Found by a hash of the group's values in `metric`: no label set
+        // is built unless the group is new.
+        let h = grouping.hash(metric);
+        let candidates = self.by_hash.entry(h).or_default();
+        let slot = match candidates.iter().copied().find(|&s| grouping.matches(&self.slots[s], metric)) {
+            Some(slot) => slot,
             None => {
-                self.slots.push(g.clone());
-                self.slot_of.insert(g, self.slots.len() - 1);
+                self.slots.push(grouping.labels(metric));
+                candidates.push(self.slots.len() - 1);
                 self.slots.len() - 1
             }
         };
@@ -122,13 +233,29 @@ impl GroupCache {
     }
 }
 
+/// One group's value from its members' values, in input order.
+pub(crate) fn finish_group(op: AggOp, vals: &[f64], param: Option<f64>) -> f64 {
+    match op {
+        AggOp::Sum => kahan_sum(vals),
+        AggOp::Avg => mean(vals),
+        AggOp::Count => vals.len() as f64,
+        AggOp::Group => 1.0,
+        AggOp::Min => vals.iter().copied().fold(f64::NAN, |m, x| if x < m || m.is_nan() { x } else { m }),
+        AggOp::Max => vals.iter().copied().fold(f64::NAN, |m, x| if x > m || m.is_nan() { x } else { m }),
+        AggOp::Stddev => variance(vals).sqrt(),
+        AggOp::Stdvar => variance(vals),
+        AggOp::Quantile => funcs::quantile(param.unwrap_or(f64::NAN), &mut vals.to_vec()),
+        _ => f64::NAN,
+    }
+}
+
 /// Where each group slot sits in one step's output (groups keep the order
 /// in which the step first meets them).
 #[derive(Default)]
-struct SlotPositions(Vec<usize>);
+pub(crate) struct SlotPositions(Vec<usize>);
 
 impl SlotPositions {
-    fn get_or_insert(&mut self, slot: usize, new: impl FnOnce() -> usize) -> usize {
+    pub(crate) fn get_or_insert(&mut self, slot: usize, new: impl FnOnce() -> usize) -> usize {
         if slot >= self.0.len() {
             self.0.resize(slot + 1, usize::MAX);
         }
@@ -178,7 +305,9 @@ impl<'a> Evaluator<'a> {
             drops: NameDrops::default(),
             subquery_depth: 0,
             tables: HashMap::new(),
+            selector_tables: HashMap::new(),
             group_caches: HashMap::new(),
+            row_slots: HashMap::new(),
             step_samples: vec![0; steps],
             cur_step: 0,
         }
@@ -238,7 +367,12 @@ impl<'a> Evaluator<'a> {
                     })
                 })
             }
-            Expr::Vector(vs) => self.vector_selector(vs, t).map(Val::Vector),
+            Expr::Vector(vs) => {
+                if let Some(v) = self.memoized_selector(vs, t) {
+                    return v.map(Val::Vector);
+                }
+                self.vector_selector(vs, t).map(Val::Vector)
+            }
             Expr::Matrix { vs, range, .. } => {
                 let ref_t = self.ref_time(vs.at, vs.offset, t);
                 let series = self.fetch(vs, ref_t - range, ref_t, t)?;
@@ -312,6 +446,11 @@ impl<'a> Evaluator<'a> {
                     }
                     None => None,
                 };
+                if param.is_none()
+                    && let Some(v) = self.aggregate_from_table(e as *const Expr as usize, *op, Grouping { names: grouping, without: *without }, expr, t)
+                {
+                    return v;
+                }
                 let Val::Vector(v) = self.eval(expr, t)? else { return Err(err("aggregation over a non-vector")) };
                 self.aggregate(e as *const Expr as usize, *op, v, param, grouping, *without)
             }
@@ -420,15 +559,42 @@ impl<'a> Evaluator<'a> {
     }
 
     pub(crate) fn read_storage(&self, vs: &VectorSelector, mint: i64, maxt: i64) -> Result<Vec<RawSeries>, QueryError> {
-        let hints = SelectHints { start: mint, end: maxt, ..Default::default() };
-        let mut set = self.q.select(false, Some(&hints), &vs.matchers);
         let mut out = Vec::new();
         // Series of one selector tend to hold as many samples as each
         // other: the last one's count sizes the next one's buffer.
         let mut expect = 16;
+        self.for_each_series(vs, mint, maxt, |labels, points| {
+            expect = points.len().max(1);
+            out.push((labels.clone(), std::mem::replace(points, Vec::with_capacity(expect))));
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Calls `f` with each series of `vs` and its samples in `(mint, maxt]`
+    /// (staleness markers included), decoded into one reused buffer that
+    /// `f` may take.
+    pub(crate) fn for_each_series(
+        &self,
+        vs: &VectorSelector,
+        mint: i64,
+        maxt: i64,
+        mut f: impl FnMut(&Labels, &mut Vec<(i64, f64)>) -> Result<(), QueryError>,
+    ) -> Result<(), QueryError> {
+        self.ctl.check()?;
+        let hints = SelectHints { start: mint, end: maxt, ..Default::default() };
+        let mut set = self.q.select(false, Some(&hints), &vs.matchers);
+        let mut points = Vec::with_capacity(16);
+        let mut read = 0u32;
         while let Some(s) = set.next() {
+            // The deadline and the client are checked as a large selector
+            // is read, not only between selectors.
+            read = read.wrapping_add(1);
+            if read % 4096 == 0 {
+                self.ctl.check()?;
+            }
             let mut it = s.iterator();
-            let mut points = Vec::with_capacity(expect);
+            points.clear();
             let mut state = it.seek(mint + 1);
             while state == ValueType::Float {
                 let (pt, pv) = it.at();
@@ -443,13 +609,12 @@ impl<'a> Evaluator<'a> {
             if let Some(e) = it.err() {
                 return Err(QueryError::Storage(e.to_string()));
             }
-            expect = points.len().max(1);
-            out.push((s.labels().clone(), points));
+            f(s.labels(), &mut points)?;
         }
         if let Some(e) = set.err() {
             return Err(QueryError::Storage(e.to_string()));
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Samples of a range selector, staleness markers removed.
@@ -464,6 +629,21 @@ impl<'a> Evaluator<'a> {
     fn vector_selector(&mut self, vs: &VectorSelector, t: i64) -> Result<Vec<S>, QueryError> {
         let ref_t = self.ref_time(vs.at, vs.offset, t);
         let mint = ref_t - self.opts.lookback_delta_ms;
+        if self.end == self.start && self.subquery_depth == 0 {
+            // An instant query reads each selector once: straight from
+            // storage, keeping only each series' newest sample.
+            let mut out = Vec::new();
+            self.for_each_series(vs, mint, ref_t, |metric, points| {
+                if let Some(&(pt, pv)) = points.last()
+                    && !model::value::is_stale_nan(pv)
+                {
+                    out.push(S { metric: metric.clone(), v: pv, ts: pt, drop_name: false });
+                }
+                Ok(())
+            })?;
+            self.count_samples(out.len())?;
+            return Ok(out);
+        }
         let key = self.ensure_cached(vs, mint, ref_t, t)?;
         let Some((_, _, data)) = self.cache.get(&key) else { return Ok(Vec::new()) };
         // Only the newest sample in the lookback window matters: found by
@@ -487,24 +667,8 @@ impl<'a> Evaluator<'a> {
             Some(Val::Scalar(p)) => Some(*p),
             _ => None,
         };
-        let group_labels = |m: &Labels| -> Labels {
-            let mut lb = LabelsBuilder::new();
-            if without {
-                for l in m {
-                    if l.name != model::labels::METRIC_NAME && !grouping.iter().any(|g| g == l.name) {
-                        lb.set(l.name, l.value);
-                    }
-                }
-            } else {
-                for g in grouping {
-                    let val = m.get(g);
-                    if !val.is_empty() {
-                        lb.set(g, val);
-                    }
-                }
-            }
-            lb.build()
-        };
+        let grouping = Grouping { names: grouping, without };
+        let group_labels = |m: &Labels| grouping.labels(m);
         match op {
             AggOp::Topk | AggOp::Bottomk | AggOp::Limitk => {
                 let k = scalar_param.unwrap_or(0.0);
@@ -523,7 +687,7 @@ impl<'a> Evaluator<'a> {
                 let mut groups: Vec<Vec<S>> = Vec::new();
                 let mut pos = SlotPositions::default();
                 for s in v {
-                    let slot = cache.slot(&s.metric, &group_labels, remember);
+                    let slot = cache.slot(&s.metric, grouping, remember);
                     let i = pos.get_or_insert(slot, || {
                         groups.push(Vec::new());
                         groups.len() - 1
@@ -531,13 +695,27 @@ impl<'a> Evaluator<'a> {
                     groups[i].push(s);
                 }
                 let mut out = Vec::new();
-                for mut members in groups {
-                    match op {
-                        AggOp::Topk => members.sort_by(|a, b| cmp_desc_nan_last(a.v, b.v)),
-                        AggOp::Bottomk => members.sort_by(|a, b| cmp_asc_nan_last(a.v, b.v)),
-                        _ => {}
+                for members in groups {
+                    if op == AggOp::Limitk {
+                        out.extend(members.into_iter().take(k));
+                        continue;
                     }
-                    out.extend(members.into_iter().take(k));
+                    // The k best by value, ties to the earlier input as a
+                    // stable sort would give, without sorting them all.
+                    let mut keyed: Vec<(usize, S)> = members.into_iter().enumerate().collect();
+                    let cmp = |a: &(usize, S), b: &(usize, S)| {
+                        let by_value = if op == AggOp::Topk { cmp_desc_nan_last(a.1.v, b.1.v) } else { cmp_asc_nan_last(a.1.v, b.1.v) };
+                        by_value.then(a.0.cmp(&b.0))
+                    };
+                    if k == 0 {
+                        continue;
+                    }
+                    if k < keyed.len() {
+                        keyed.select_nth_unstable_by(k - 1, cmp);
+                        keyed.truncate(k);
+                    }
+                    keyed.sort_by(cmp);
+                    out.extend(keyed.into_iter().map(|(_, s)| s));
                 }
                 Ok(Val::Vector(out))
             }
@@ -584,7 +762,7 @@ impl<'a> Evaluator<'a> {
                 let mut groups: Vec<(usize, Vec<f64>, bool)> = Vec::new();
                 let mut pos = SlotPositions::default();
                 for s in &v {
-                    let slot = cache.slot(&s.metric, &group_labels, remember);
+                    let slot = cache.slot(&s.metric, grouping, remember);
                     let i = pos.get_or_insert(slot, || {
                         groups.push((slot, Vec::new(), false));
                         groups.len() - 1
@@ -595,19 +773,7 @@ impl<'a> Evaluator<'a> {
                 let mut out = Vec::with_capacity(groups.len());
                 for (slot, vals, drop_name) in groups {
                     let metric = cache.slots[slot].clone();
-                    let value = match op {
-                        AggOp::Sum => kahan_sum(&vals),
-                        AggOp::Avg => mean(&vals),
-                        AggOp::Count => vals.len() as f64,
-                        AggOp::Group => 1.0,
-                        AggOp::Min => vals.iter().copied().fold(f64::NAN, |m, x| if x < m || m.is_nan() { x } else { m }),
-                        AggOp::Max => vals.iter().copied().fold(f64::NAN, |m, x| if x > m || m.is_nan() { x } else { m }),
-                        AggOp::Stddev => variance(&vals).sqrt(),
-                        AggOp::Stdvar => variance(&vals),
-                        AggOp::Quantile => funcs::quantile(scalar_param.unwrap_or(f64::NAN), &mut vals.clone()),
-                        _ => f64::NAN,
-                    };
-                    out.push(S { metric, v: value, ts: 0, drop_name });
+                    out.push(S { metric, v: finish_group(op, &vals, scalar_param), ts: 0, drop_name });
                 }
                 Ok(Val::Vector(out))
             }

@@ -12,14 +12,11 @@
 use model::Labels;
 
 use super::QueryError;
-use super::eval::{Evaluator, S, Val, without_name};
+use super::eval::{Evaluator, Grouping, S, SlotPositions, Val, finish_group, without_name};
 use super::funcs::{self, RangeFn};
+use crate::parser::AggOp;
 use crate::parser::functions::Function;
 use crate::parser::{Expr, VectorSelector};
-
-/// Tables above this many cells (steps × series) are not built; such a
-/// query is evaluated step by step instead, in less memory.
-const MAX_CELLS: usize = 50_000_000;
 
 /// One function's values at every step of the query.
 pub(crate) struct StepTable {
@@ -85,9 +82,32 @@ impl Evaluator<'_> {
     /// step), or `None` when the call does not qualify and must be
     /// evaluated step by step.
     pub(crate) fn memoized_call(&mut self, node: &Expr, func: &'static Function, args: &[Expr], t: i64) -> Option<Result<Val, QueryError>> {
-        if self.subquery_depth > 0 || (self.end > self.start && (self.step <= 0 || (t - self.start) % self.step != 0)) {
+        let (key, k) = match self.call_table(node, func, args, t)? {
+            Ok(at) => at,
+            Err(e) => return Some(Err(e)),
+        };
+        let table = self.tables.get(&key)?;
+        Some(table.column(k, t).map(Val::Vector))
+    }
+
+    /// The step of `t` in this query's own steps, where tables apply.
+    fn table_step(&self, t: i64) -> Option<usize> {
+        if self.subquery_depth > 0 {
             return None;
         }
+        if self.end == self.start {
+            return Some(0);
+        }
+        if self.step <= 0 || (t - self.start) % self.step != 0 {
+            return None;
+        }
+        Some(((t - self.start) / self.step) as usize)
+    }
+
+    /// Builds the call's table if it qualifies and is not built yet;
+    /// returns its key and the step of `t`.
+    fn call_table(&mut self, node: &Expr, func: &'static Function, args: &[Expr], t: i64) -> Option<Result<(usize, usize), QueryError>> {
+        let k = self.table_step(t)?;
         let key = node as *const Expr as usize;
         if !self.tables.contains_key(&key) {
             let plan = plan(func, args)?;
@@ -100,9 +120,7 @@ impl Evaluator<'_> {
                 Err(e) => return Some(Err(e)),
             }
         }
-        let k = if self.end > self.start { ((t - self.start) / self.step) as usize } else { 0 };
-        let table = self.tables.get(&key)?;
-        Some(table.column(k, t).map(Val::Vector))
+        Some(Ok((key, k)))
     }
 
     fn build_table(&mut self, p: &Plan<'_>, args: &[Expr], steps: usize) -> Result<Option<StepTable>, QueryError> {
@@ -111,25 +129,29 @@ impl Evaluator<'_> {
         let step_t = move |k: usize| start + k as i64 * step;
         let refs: Vec<i64> = (0..steps).map(|k| self.ref_time(p.vs.at, p.vs.offset, step_t(k))).collect();
         let (Some(&first), Some(&last)) = (refs.iter().min(), refs.iter().max()) else { return Ok(None) };
-        let mut data = self.read_storage(p.vs, first - p.range, last)?;
-        if data.len().saturating_mul(steps) > MAX_CELLS {
-            return Ok(None);
-        }
-        for (_, pts) in &mut data {
-            pts.retain(|(_, v)| !model::value::is_stale_nan(*v));
-        }
         let keep_name = matches!(p.f, RangeFn::Last | RangeFn::First);
+        let delayed = self.opts.delayed_name_removal;
         let mat_arg = &args[usize::from(p.f == RangeFn::Quantile)];
         if p.f == RangeFn::Quantile && !(0.0..=1.0).contains(&p.q0) {
             let pos = self.position(args[0].span());
             self.warnings.push(format!("PromQL warning: quantile value should be between 0 and 1, got {} {pos}", super::eval::format_value(p.q0)));
         }
-        let n = data.len();
-        let mut values = vec![None; n * steps];
-        let mut series = Vec::with_capacity(n);
+        // Series-major while reading: one row per series, turned into
+        // step-major columns once all are known.
+        let mut rows: Vec<Option<f64>> = Vec::new();
+        let mut series = Vec::new();
         let mut loaded = 0usize;
         let mut names = std::collections::HashSet::new();
-        for (i, (metric, pts)) in data.into_iter().enumerate() {
+        let mut per_step = vec![0usize; steps];
+        let max_samples = self.opts.max_samples.saturating_sub(self.samples);
+        let mut infos: Vec<Labels> = Vec::new();
+        self.for_each_series(p.vs, first - p.range, last, |metric, pts| {
+            // A table holds one value per step and series: as many points
+            // as the result may hold, which `--query.max-samples` bounds.
+            if series.len().saturating_add(1).saturating_mul(steps) > self.opts.max_samples {
+                return Err(QueryError::TooManySamples);
+            }
+            pts.retain(|(_, v)| !model::value::is_stale_nan(*v));
             // Both window edges only move forward as the steps do.
             let (mut lo, mut hi) = (0, 0);
             let mut any = false;
@@ -143,24 +165,38 @@ impl Evaluator<'_> {
                 }
                 let window = &pts[lo..hi];
                 loaded += window.len();
-                self.count_step_samples(Some(k), window.len());
+                per_step[k] += window.len();
                 any |= !window.is_empty();
-                values[k * n + i] = funcs::over_time(p.f, window, r - p.range, r, step_t(k), p.q0, p.p1, p.p2)?;
+                rows.push(funcs::over_time(p.f, window, r - p.range, r, step_t(k), p.q0, p.p1, p.p2)?);
             }
-            if loaded > self.opts.max_samples.saturating_sub(self.samples) {
+            if loaded > max_samples {
                 return Err(QueryError::TooManySamples);
             }
             if any && p.f.wants_counter() {
-                funcs::note_counter_name(self, &metric, mat_arg);
+                infos.push(metric.clone());
             }
             series.push(if keep_name {
-                (metric, false)
-            } else if self.opts.delayed_name_removal {
-                (metric, true)
+                (metric.clone(), false)
+            } else if delayed {
+                (metric.clone(), true)
             } else {
                 names.insert(metric.metric_name().to_owned());
-                (without_name(&metric), false)
+                (without_name(metric), false)
             });
+            Ok(())
+        })?;
+        for metric in &infos {
+            funcs::note_counter_name(self, metric, mat_arg);
+        }
+        for (k, n) in per_step.into_iter().enumerate() {
+            self.count_step_samples(Some(k), n);
+        }
+        let n = series.len();
+        let mut values = vec![None; n * steps];
+        for (i, row) in rows.chunks(steps).enumerate() {
+            for (k, v) in row.iter().enumerate() {
+                values[k * n + i] = *v;
+            }
         }
         self.samples += loaded;
         let collide = names.len() > 1 && {
@@ -168,5 +204,209 @@ impl Evaluator<'_> {
             !series.iter().all(|(l, _)| seen.insert(l))
         };
         Ok(Some(StepTable { series, values, collide }))
+    }
+}
+
+/// An instant selector's sample at every step of a range query: the
+/// series' samples once, and for each step and series the index of the
+/// sample in force (or none).
+pub(crate) struct SelectorTable {
+    series: Vec<(Labels, Vec<(i64, f64)>)>,
+    /// Step-major, `u32::MAX` where the series has no sample in force.
+    idx: Vec<u32>,
+}
+
+const NONE: u32 = u32::MAX;
+
+impl SelectorTable {
+    fn column(&self, k: usize) -> Vec<S> {
+        let n = self.series.len();
+        let row = self.idx.get(k * n..(k + 1) * n).unwrap_or_default();
+        row.iter()
+            .zip(&self.series)
+            .filter(|(j, _)| **j != NONE)
+            .map(|(&j, (metric, pts))| {
+                let (ts, v) = pts[j as usize];
+                S { metric: metric.clone(), v, ts, drop_name: false }
+            })
+            .collect()
+    }
+}
+
+impl Evaluator<'_> {
+    /// The selector's samples at step `t` of a range query, from its table
+    /// (built at the first step); `None` outside a range query's own steps.
+    pub(crate) fn memoized_selector(&mut self, vs: &VectorSelector, t: i64) -> Option<Result<Vec<S>, QueryError>> {
+        let (key, k) = match self.selector_table(vs, t)? {
+            Ok(at) => at,
+            Err(e) => return Some(Err(e)),
+        };
+        let out = self.selector_tables.get(&key)?.column(k);
+        if let Err(e) = self.count_table_samples(k, out.len()) {
+            return Some(Err(e));
+        }
+        Some(Ok(out))
+    }
+
+    fn count_table_samples(&mut self, k: usize, n: usize) -> Result<(), QueryError> {
+        self.count_step_samples(Some(k), n);
+        self.samples += n;
+        if self.samples > self.opts.max_samples {
+            return Err(QueryError::TooManySamples);
+        }
+        Ok(())
+    }
+
+    /// Builds the selector's table in a range query if not built yet;
+    /// returns its key and the step of `t`.
+    fn selector_table(&mut self, vs: &VectorSelector, t: i64) -> Option<Result<(usize, usize), QueryError>> {
+        if self.end <= self.start {
+            return None;
+        }
+        let k = self.table_step(t)?;
+        let key = vs as *const VectorSelector as usize;
+        if !self.selector_tables.contains_key(&key) {
+            match self.build_selector_table(vs) {
+                Ok(table) => {
+                    self.selector_tables.insert(key, table);
+                }
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        Some(Ok((key, k)))
+    }
+
+    /// `sum`, `avg`, `count`, `min`, `max`, `group`, `stddev` and `stdvar`
+    /// of a selector or function with a table, read straight from the
+    /// table's column: no sample, label set or group lookup per series and
+    /// step once each row's group is known. The values reach the
+    /// aggregation in the order the step-by-step path gives them, so the
+    /// sums are the same to the bit.
+    pub(crate) fn aggregate_from_table(&mut self, node: usize, op: AggOp, grouping: Grouping<'_>, child: &Expr, t: i64) -> Option<Result<Val, QueryError>> {
+        if !matches!(op, AggOp::Sum | AggOp::Avg | AggOp::Count | AggOp::Min | AggOp::Max | AggOp::Group | AggOp::Stddev | AggOp::Stdvar) {
+            return None;
+        }
+        let mut child = child;
+        while let Expr::Paren { expr, .. } = child {
+            child = expr;
+        }
+        enum Source {
+            Call(usize),
+            Selector(usize),
+        }
+        let (source, k) = match child {
+            Expr::Vector(vs) => match self.selector_table(vs, t)? {
+                Ok((key, k)) => (Source::Selector(key), k),
+                Err(e) => return Some(Err(e)),
+            },
+            Expr::Call { func, args, .. } => match self.call_table(child, func, args, t)? {
+                Ok((key, k)) => (Source::Call(key), k),
+                Err(e) => return Some(Err(e)),
+            },
+            _ => return None,
+        };
+        let rows: Vec<(Labels, bool)> = match &source {
+            Source::Call(key) => {
+                let table = self.tables.get(key)?;
+                if table.collide {
+                    // Each step must be checked for a collision first.
+                    return None;
+                }
+                table.series.clone()
+            }
+            Source::Selector(key) => self.selector_tables.get(key)?.series.iter().map(|(l, _)| (l.clone(), false)).collect(),
+        };
+        let n = rows.len();
+        let slots = match self.row_slots.get(&node) {
+            Some(s) if s.len() == n => s.clone(),
+            _ => {
+                let cache = self.group_caches.entry(node).or_default();
+                let s: std::sync::Arc<[usize]> = rows.iter().map(|(l, _)| cache.slot(l, grouping, false)).collect();
+                self.row_slots.insert(node, s.clone());
+                s
+            }
+        };
+        let mut groups: Vec<(usize, Vec<f64>, bool)> = Vec::new();
+        let mut pos = SlotPositions::default();
+        let mut present = 0;
+        {
+            let mut add = |i: usize, v: f64| {
+                present += 1;
+                let slot = slots[i];
+                let g = pos.get_or_insert(slot, || {
+                    groups.push((slot, Vec::new(), false));
+                    groups.len() - 1
+                });
+                groups[g].1.push(v);
+                groups[g].2 |= rows[i].1;
+            };
+            match &source {
+                Source::Call(key) => {
+                    let table = self.tables.get(key)?;
+                    for (i, v) in table.values.get(k * n..(k + 1) * n).unwrap_or_default().iter().enumerate() {
+                        if let Some(v) = v {
+                            add(i, *v);
+                        }
+                    }
+                }
+                Source::Selector(key) => {
+                    let table = self.selector_tables.get(key)?;
+                    for (i, j) in table.idx.get(k * n..(k + 1) * n).unwrap_or_default().iter().enumerate() {
+                        if *j != NONE {
+                            add(i, table.series[i].1[*j as usize].1);
+                        }
+                    }
+                }
+            }
+        }
+        if matches!(source, Source::Selector(_))
+            && let Err(e) = self.count_table_samples(k, present)
+        {
+            return Some(Err(e));
+        }
+        let cache = self.group_caches.get(&node)?;
+        let out = groups
+            .into_iter()
+            .map(|(slot, vals, drop_name)| S { metric: cache.slots[slot].clone(), v: finish_group(op, &vals, None), ts: 0, drop_name })
+            .collect();
+        Some(Ok(Val::Vector(out)))
+    }
+
+    fn build_selector_table(&mut self, vs: &VectorSelector) -> Result<SelectorTable, QueryError> {
+        self.ctl.check()?;
+        let steps = ((self.end - self.start) / self.step + 1) as usize;
+        let lookback = self.opts.lookback_delta_ms;
+        let refs: Vec<i64> = (0..steps).map(|k| self.ref_time(vs.at, vs.offset, self.start + k as i64 * self.step)).collect();
+        let (first, last) = (refs.iter().copied().min().unwrap_or(self.start), refs.iter().copied().max().unwrap_or(self.end));
+        let mut series = Vec::new();
+        let mut rows: Vec<u32> = Vec::new();
+        self.for_each_series(vs, first - lookback, last, |metric, pts| {
+            if series.len().saturating_add(1).saturating_mul(steps) > self.opts.max_samples || pts.len() >= NONE as usize {
+                return Err(QueryError::TooManySamples);
+            }
+            // The sample in force at a step is the newest at or before it,
+            // if within the lookback and not a staleness marker.
+            let mut j = 0;
+            for &r in &refs {
+                while j < pts.len() && pts[j].0 <= r {
+                    j += 1;
+                }
+                let cell = match j.checked_sub(1).map(|i| (i, pts[i])) {
+                    Some((i, (pt, pv))) if pt > r - lookback && !model::value::is_stale_nan(pv) => i as u32,
+                    _ => NONE,
+                };
+                rows.push(cell);
+            }
+            series.push((metric.clone(), std::mem::take(pts)));
+            Ok(())
+        })?;
+        let n = series.len();
+        let mut idx = vec![NONE; n * steps];
+        for (i, row) in rows.chunks(steps).enumerate() {
+            for (k, v) in row.iter().enumerate() {
+                idx[k * n + i] = *v;
+            }
+        }
+        Ok(SelectorTable { series, idx })
     }
 }

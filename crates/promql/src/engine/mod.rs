@@ -157,7 +157,7 @@ impl Engine {
         let mut series: Vec<eval::M> = Vec::new();
         // Output series by label identity: most come back at every step as
         // the same allocation, and are then found without hashing labels.
-        let mut by_identity: HashMap<(usize, bool), (Labels, usize)> = HashMap::new();
+        let mut by_identity: HashMap<(usize, bool), (Labels, usize), eval::IdHash> = HashMap::default();
         let mut index: HashMap<(Labels, bool), usize> = HashMap::new();
         let mut t = start;
         while t <= end {
