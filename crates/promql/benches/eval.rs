@@ -62,6 +62,9 @@ fn bench(c: &mut Criterion) {
     g.bench_function("sum_rate_1k_series_60s_step", |b| {
         b.iter(|| engine.range(&st, "sum(rate(http_requests_total[5m]))", 0, 24 * HOUR_MS - 15_000, 60_000).unwrap())
     });
+    g.bench_function("avg_by_job_1k_series_60s_step", |b| {
+        b.iter(|| engine.range(&st, "avg by (job) (http_requests_total)", 0, 24 * HOUR_MS - 15_000, 60_000).unwrap())
+    });
     g.finish();
 }
 
