@@ -181,7 +181,12 @@ fn watch_dirs(w: &Mutex<Watches>, patterns: &[String]) {
     for p in patterns {
         let dir = PathBuf::from(p.rfind('/').map_or("./", |i| if i == 0 { "/" } else { &p[..i] }));
         if w.dirs.contains(&dir) {
-            continue;
+            // A folder deleted since loses its watch with it; once it is
+            // back, it needs a new one.
+            if dir.is_dir() {
+                continue;
+            }
+            w.dirs.remove(&dir);
         }
         match w.watcher.watch(&dir, RecursiveMode::NonRecursive) {
             Ok(()) => {
