@@ -1,11 +1,21 @@
-//! Service discovery: the target group every provider produces and the
-//! scrape manager consumes (the discovery manager and the providers other
-//! than `static_configs` arrive with the discovery issue).
+//! Service discovery: the target group every provider produces, the
+//! providers (`static_configs`, `file_sd_configs`, `http_sd_configs`) and
+//! the discovery manager that runs them and hands the scrape manager one
+//! batched view of every job's groups.
 //!
 //! This crate owns how targets are found and labelled with `__meta_*`. It
 //! must not know how targets are scraped: it hands out target groups and
 //! nothing else.
 
+mod file;
+mod http;
+pub mod manager;
+pub mod metrics;
+pub mod provider;
 pub mod targetgroup;
 
+pub use file::FileError;
+pub use http::HttpSdError;
+pub use manager::{Manager, Options, TargetSets, Updates};
+pub use metrics::SdMetrics;
 pub use targetgroup::Group;

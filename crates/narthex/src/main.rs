@@ -37,7 +37,7 @@ const STOP_GRACE: Duration = Duration::from_secs(4);
 
 /// Components of Prometheus not built yet; announced at start-up so that
 /// nobody mistakes their absence for an empty result.
-const NOT_YET: &str = "persistent blocks (the head and its WAL only), service discovery other than static_configs, rules, notifier, query API beyond /api/v1/query and /api/v1/query_range";
+const NOT_YET: &str = "persistent blocks (the head and its WAL only), service discovery other than static_configs, file_sd_configs and http_sd_configs, rules, notifier, query API beyond /api/v1/query and /api/v1/query_range";
 
 fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
@@ -143,13 +143,20 @@ async fn serve(flags: &ServerFlags, matches: &clap::ArgMatches, mode: Mode, init
         "scrape",
         Box::new(move |cfg| {
             let manager = manager.clone();
-            Box::pin(async move {
-                let applied = manager.apply_config(&cfg).await.map_err(|e| e.to_string());
-                // Static targets until the discovery manager takes them over.
-                let groups = cfg.scrape_configs.iter().map(|sc| (sc.job_name.clone(), discovery::targetgroup::static_groups(sc))).collect();
-                manager.sync(groups).await;
-                applied
-            })
+            Box::pin(async move { manager.apply_config(&cfg).await.map_err(|e| e.to_string()) })
+        }),
+    );
+
+    let (discovery, mut target_sets) = discovery::Manager::new(
+        discovery::Options { name: "scrape".into(), update_interval: discovery_update_interval()?, user_agent: format!("Prometheus/{VERSION} (narthex)") },
+        discovery::SdMetrics::new(Some(&mut registry)),
+    );
+    let sd = discovery.clone();
+    reloader.register(
+        "scrape discovery",
+        reload::sync_applier(move |cfg| {
+            sd.apply_config(&cfg.scrape_configs.iter().map(|sc| (sc.job_name.clone(), sc.service_discovery.clone())).collect());
+            Ok(())
         }),
     );
 
@@ -233,12 +240,28 @@ async fn serve(flags: &ServerFlags, matches: &clap::ArgMatches, mode: Mode, init
         Ok(())
     });
 
-    // Loops start with the first config (applied by the reloader, next);
-    // on stop they end before storage closes, without staleness markers.
+    // Providers start with the first config (applied by the reloader);
+    // they stop after the scrape manager, which consumes their targets.
+    group.add("discovery", move |token, started| async move {
+        tracing::info!(component = "discovery manager scrape", "Starting scrape discovery manager...");
+        started.up();
+        discovery.run(token).await;
+        tracing::info!(component = "discovery manager scrape", "Scrape discovery manager stopped");
+        Ok(())
+    });
+
+    // Loops start with the first targets discovered for the first config
+    // (applied by the reloader, next); on stop they end before storage
+    // closes, without staleness markers.
     group.add("scrape", move |token, started| async move {
         tracing::info!(component = "scrape manager", "Starting scrape manager...");
         started.up();
-        token.cancelled().await;
+        loop {
+            tokio::select! {
+                _ = token.cancelled() => break,
+                Some(sets) = target_sets.recv() => scrape_manager.sync(sets).await,
+            }
+        }
         scrape_shutdown.cancel();
         scrape_manager.stop().await;
         tracing::info!(component = "scrape manager", "Scrape manager stopped");
@@ -305,6 +328,17 @@ async fn serve(flags: &ServerFlags, matches: &clap::ArgMatches, mode: Mode, init
 fn offset_seed() -> u64 {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     host.trim().bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// The discovery manager's batching period: Prometheus's fixed 5 s, or
+/// `NARTHEX_SD_UPDATE_INTERVAL` (e.g. `200ms`), which exists so that
+/// end-to-end tests need not wait 5 s per change; Prometheus has no flag
+/// for it, so neither do we.
+fn discovery_update_interval() -> anyhow::Result<Duration> {
+    match std::env::var("NARTHEX_SD_UPDATE_INTERVAL") {
+        Ok(v) => humantime::parse_duration(&v).with_context(|| format!("invalid NARTHEX_SD_UPDATE_INTERVAL {v:?}")),
+        Err(_) => Ok(Duration::from_secs(5)),
+    }
 }
 
 /// Whether `--enable-feature` (repeatable, comma-separated) names `feature`.

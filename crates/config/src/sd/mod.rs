@@ -236,6 +236,18 @@ macro_rules! sd_configs {
                 )+
             }
 
+            /// The keys of the discovery blocks that hold entries, in YAML
+            /// order (for callers that implement only some of them).
+            pub fn configured_kinds(&self) -> Vec<&'static str> {
+                let mut kinds = Vec::new();
+                $(
+                    if !self.$field.is_empty() {
+                        kinds.push(stringify!($field));
+                    }
+                )+
+                kinds
+            }
+
             /// True when no discovery of any kind is configured.
             pub fn is_empty(&self) -> bool {
                 true $(&& self.$field.is_empty())+
