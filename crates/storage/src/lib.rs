@@ -134,6 +134,13 @@ pub trait SampleIterator: Send {
 pub trait Series: Send {
     fn labels(&self) -> &Labels;
     fn iterator(&self) -> Box<dyn SampleIterator + '_>;
+
+    /// The series' newest sample in the selected range, when it is known
+    /// without decoding anything (the head keeps it); `None` means "iterate
+    /// to find out". Instant queries at the present ask only for this.
+    fn latest(&self) -> Option<(i64, f64)> {
+        None
+    }
 }
 
 /// The result of a select: series, sorted by labels when asked.

@@ -633,14 +633,42 @@ impl<'a> Evaluator<'a> {
             // An instant query reads each selector once: straight from
             // storage, keeping only each series' newest sample.
             let mut out = Vec::new();
-            self.for_each_series(vs, mint, ref_t, |metric, points| {
-                if let Some(&(pt, pv)) = points.last()
+            self.ctl.check()?;
+            let hints = SelectHints { start: mint, end: ref_t, ..Default::default() };
+            let mut set = self.q.select(false, Some(&hints), &vs.matchers);
+            while let Some(s) = set.next() {
+                let newest = match s.latest() {
+                    // Storage knows the newest sample in the window: no
+                    // chunk is decoded for it.
+                    Some((t, v)) if t <= ref_t => Some((t, v)),
+                    _ => {
+                        let mut it = s.iterator();
+                        let mut newest = None;
+                        let mut state = it.seek(mint + 1);
+                        while state == ValueType::Float {
+                            let (pt, pv) = it.at();
+                            if pt > ref_t {
+                                break;
+                            }
+                            newest = Some((pt, pv));
+                            state = it.next();
+                        }
+                        if let Some(e) = it.err() {
+                            return Err(QueryError::Storage(e.to_string()));
+                        }
+                        newest
+                    }
+                };
+                if let Some((pt, pv)) = newest
+                    && pt > mint
                     && !model::value::is_stale_nan(pv)
                 {
-                    out.push(S { metric: metric.clone(), v: pv, ts: pt, drop_name: false });
+                    out.push(S { metric: s.labels().clone(), v: pv, ts: pt, drop_name: false });
                 }
-                Ok(())
-            })?;
+            }
+            if let Some(e) = set.err() {
+                return Err(QueryError::Storage(e.to_string()));
+            }
             self.count_samples(out.len())?;
             return Ok(out);
         }

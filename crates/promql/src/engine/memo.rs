@@ -207,28 +207,25 @@ impl Evaluator<'_> {
     }
 }
 
-/// An instant selector's sample at every step of a range query: the
-/// series' samples once, and for each step and series the index of the
-/// sample in force (or none).
+/// An instant selector's sample at every step of a range query: for each
+/// step and series, the sample in force (its time and value) or none.
 pub(crate) struct SelectorTable {
-    series: Vec<(Labels, Vec<(i64, f64)>)>,
-    /// Step-major, `u32::MAX` where the series has no sample in force.
-    idx: Vec<u32>,
+    series: Vec<Labels>,
+    /// Step-major; a time of [`NONE`] where the series has no sample in
+    /// force.
+    cells: Vec<(i64, f64)>,
 }
 
-const NONE: u32 = u32::MAX;
+const NONE: i64 = i64::MIN;
 
 impl SelectorTable {
     fn column(&self, k: usize) -> Vec<S> {
         let n = self.series.len();
-        let row = self.idx.get(k * n..(k + 1) * n).unwrap_or_default();
+        let row = self.cells.get(k * n..(k + 1) * n).unwrap_or_default();
         row.iter()
             .zip(&self.series)
-            .filter(|(j, _)| **j != NONE)
-            .map(|(&j, (metric, pts))| {
-                let (ts, v) = pts[j as usize];
-                S { metric: metric.clone(), v, ts, drop_name: false }
-            })
+            .filter(|((ts, _), _)| *ts != NONE)
+            .map(|(&(ts, v), metric)| S { metric: metric.clone(), v, ts, drop_name: false })
             .collect()
     }
 }
@@ -305,23 +302,26 @@ impl Evaluator<'_> {
             },
             _ => return None,
         };
-        let rows: Vec<(Labels, bool)> = match &source {
+        let n = match &source {
             Source::Call(key) => {
                 let table = self.tables.get(key)?;
                 if table.collide {
                     // Each step must be checked for a collision first.
                     return None;
                 }
-                table.series.clone()
+                table.series.len()
             }
-            Source::Selector(key) => self.selector_tables.get(key)?.series.iter().map(|(l, _)| (l.clone(), false)).collect(),
+            Source::Selector(key) => self.selector_tables.get(key)?.series.len(),
         };
-        let n = rows.len();
         let slots = match self.row_slots.get(&node) {
             Some(s) if s.len() == n => s.clone(),
             _ => {
+                let labels: Vec<Labels> = match &source {
+                    Source::Call(key) => self.tables.get(key)?.series.iter().map(|(l, _)| l.clone()).collect(),
+                    Source::Selector(key) => self.selector_tables.get(key)?.series.clone(),
+                };
                 let cache = self.group_caches.entry(node).or_default();
-                let s: std::sync::Arc<[usize]> = rows.iter().map(|(l, _)| cache.slot(l, grouping, false)).collect();
+                let s: std::sync::Arc<[usize]> = labels.iter().map(|l| cache.slot(l, grouping, false)).collect();
                 self.row_slots.insert(node, s.clone());
                 s
             }
@@ -330,7 +330,7 @@ impl Evaluator<'_> {
         let mut pos = SlotPositions::default();
         let mut present = 0;
         {
-            let mut add = |i: usize, v: f64| {
+            let mut add = |i: usize, v: f64, drop_name: bool| {
                 present += 1;
                 let slot = slots[i];
                 let g = pos.get_or_insert(slot, || {
@@ -338,22 +338,22 @@ impl Evaluator<'_> {
                     groups.len() - 1
                 });
                 groups[g].1.push(v);
-                groups[g].2 |= rows[i].1;
+                groups[g].2 |= drop_name;
             };
             match &source {
                 Source::Call(key) => {
                     let table = self.tables.get(key)?;
                     for (i, v) in table.values.get(k * n..(k + 1) * n).unwrap_or_default().iter().enumerate() {
                         if let Some(v) = v {
-                            add(i, *v);
+                            add(i, *v, table.series[i].1);
                         }
                     }
                 }
                 Source::Selector(key) => {
                     let table = self.selector_tables.get(key)?;
-                    for (i, j) in table.idx.get(k * n..(k + 1) * n).unwrap_or_default().iter().enumerate() {
-                        if *j != NONE {
-                            add(i, table.series[i].1[*j as usize].1);
+                    for (i, (ts, v)) in table.cells.get(k * n..(k + 1) * n).unwrap_or_default().iter().enumerate() {
+                        if *ts != NONE {
+                            add(i, *v, false);
                         }
                     }
                 }
@@ -379,9 +379,9 @@ impl Evaluator<'_> {
         let refs: Vec<i64> = (0..steps).map(|k| self.ref_time(vs.at, vs.offset, self.start + k as i64 * self.step)).collect();
         let (first, last) = (refs.iter().copied().min().unwrap_or(self.start), refs.iter().copied().max().unwrap_or(self.end));
         let mut series = Vec::new();
-        let mut rows: Vec<u32> = Vec::new();
+        let mut rows: Vec<(i64, f64)> = Vec::new();
         self.for_each_series(vs, first - lookback, last, |metric, pts| {
-            if series.len().saturating_add(1).saturating_mul(steps) > self.opts.max_samples || pts.len() >= NONE as usize {
+            if series.len().saturating_add(1).saturating_mul(steps) > self.opts.max_samples {
                 return Err(QueryError::TooManySamples);
             }
             // The sample in force at a step is the newest at or before it,
@@ -391,22 +391,22 @@ impl Evaluator<'_> {
                 while j < pts.len() && pts[j].0 <= r {
                     j += 1;
                 }
-                let cell = match j.checked_sub(1).map(|i| (i, pts[i])) {
-                    Some((i, (pt, pv))) if pt > r - lookback && !model::value::is_stale_nan(pv) => i as u32,
-                    _ => NONE,
+                let cell = match j.checked_sub(1).map(|i| pts[i]) {
+                    Some((pt, pv)) if pt > r - lookback && !model::value::is_stale_nan(pv) => (pt, pv),
+                    _ => (NONE, 0.0),
                 };
                 rows.push(cell);
             }
-            series.push((metric.clone(), std::mem::take(pts)));
+            series.push(metric.clone());
             Ok(())
         })?;
         let n = series.len();
-        let mut idx = vec![NONE; n * steps];
+        let mut cells = vec![(NONE, 0.0); n * steps];
         for (i, row) in rows.chunks(steps).enumerate() {
             for (k, v) in row.iter().enumerate() {
-                idx[k * n + i] = *v;
+                cells[k * n + i] = *v;
             }
         }
-        Ok(SelectorTable { series, idx })
+        Ok(SelectorTable { series, cells })
     }
 }

@@ -35,6 +35,8 @@ struct HeadSeries {
     chunks: Vec<ChunkRef>,
     mint: i64,
     maxt: i64,
+    /// The newest sample, read with the chunks under the series' lock.
+    last: Option<(i64, f64)>,
 }
 
 impl Series for HeadSeries {
@@ -44,6 +46,10 @@ impl Series for HeadSeries {
 
     fn iterator(&self) -> Box<dyn SampleIterator + '_> {
         Box::new(ChunksIterator { chunks: &self.chunks, idx: 0, cur: None, mint: self.mint, maxt: self.maxt, at: (0, 0.0) })
+    }
+
+    fn latest(&self) -> Option<(i64, f64)> {
+        self.last.filter(|(t, _)| (self.mint..=self.maxt).contains(t))
     }
 }
 
@@ -146,11 +152,18 @@ impl Querier for HeadQuerier {
         let mut out = Vec::with_capacity(refs.len());
         for r in refs {
             let Some(s) = self.head.series_by_ref(r) else { continue };
-            let chunks = s.lock().chunks(mint, maxt, self.head.disk());
+            let (chunks, last) = {
+                let data = s.lock();
+                let last = match data.last() {
+                    Some((t, Some(bits))) => Some((t, f64::from_bits(bits))),
+                    _ => None,
+                };
+                (data.chunks(mint, maxt, self.head.disk()), last)
+            };
             if chunks.is_empty() {
                 continue;
             }
-            out.push(HeadSeries { labels: s.labels.clone(), chunks, mint, maxt });
+            out.push(HeadSeries { labels: s.labels.clone(), chunks, mint, maxt, last });
         }
         if sorted {
             out.sort_by(|a, b| a.labels.cmp(&b.labels));
