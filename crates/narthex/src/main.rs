@@ -12,6 +12,7 @@ mod process;
 mod ready_storage;
 mod reload;
 mod run_group;
+mod tsdb_tool;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -26,7 +27,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::flags::{CheckCommand, Cli, Command, ServerFlags};
+use crate::flags::{CheckCommand, Cli, Command, ServerFlags, TsdbCommand};
 use crate::reload::Reloader;
 use crate::run_group::RunGroup;
 
@@ -47,6 +48,8 @@ fn main() -> ExitCode {
     };
     match &cli.command {
         Some(Command::Check(CheckCommand::Config(args))) => ExitCode::from(check::check_config(args) as u8),
+        Some(Command::Tsdb(TsdbCommand::List(args))) => ExitCode::from(tsdb_tool::list(args) as u8),
+        Some(Command::Tsdb(TsdbCommand::Dump(args))) => ExitCode::from(tsdb_tool::dump(args) as u8),
         None => match run_server(&cli.server, &matches) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

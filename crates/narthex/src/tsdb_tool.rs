@@ -1,0 +1,267 @@
+//! `narthex tsdb …`: promtool's `tsdb list` and `tsdb dump`, with its
+//! arguments and its output to the byte (Go's tabwriter, duration, `%g`
+//! and byte-unit formats), so that scripts written for promtool work.
+//!
+//! Both read the blocks of a data folder; samples still in the head (WAL)
+//! are not dumped yet.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use model::{Labels, Matcher};
+use storage::{Querier, ValueType};
+use tsdb::block::{Block, BlockError, BlockQuerier, block_dirs};
+
+use crate::flags::{TsdbDumpArgs, TsdbListArgs};
+
+/// Opens every block in `dir`, ordered by min time as promtool lists them.
+fn open_blocks(dir: &Path) -> Result<Vec<Arc<Block>>, BlockError> {
+    let mut blocks = Vec::new();
+    for d in block_dirs(dir)? {
+        blocks.push(Arc::new(Block::open(&d)?));
+    }
+    blocks.sort_by(|a, b| (a.meta().min_time, &a.meta().ulid).cmp(&(b.meta().min_time, &b.meta().ulid)));
+    Ok(blocks)
+}
+
+pub fn list(args: &TsdbListArgs) -> i32 {
+    let blocks = match open_blocks(&args.path) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    let mut rows = vec![["BLOCK ULID", "MIN TIME", "MAX TIME", "DURATION", "NUM SAMPLES", "NUM CHUNKS", "NUM SERIES", "SIZE"].map(String::from).to_vec()];
+    for b in &blocks {
+        let m = b.meta();
+        let time = |t: i64| if args.human_readable { go_unix_seconds_string(t) } else { t.to_string() };
+        let size = if args.human_readable { base2_bytes(b.size()) } else { b.size().to_string() };
+        rows.push(vec![
+            m.ulid.clone(),
+            time(m.min_time),
+            time(m.max_time),
+            go_duration_ms(m.max_time.saturating_sub(m.min_time)),
+            m.stats.num_samples.to_string(),
+            m.stats.num_chunks.to_string(),
+            m.stats.num_series.to_string(),
+            size,
+        ]);
+    }
+    let mut out = std::io::stdout().lock();
+    // A closed pipe (`| head`) is not an error worth reporting.
+    let _ = out.write_all(tabwrite(&rows, 13, 2).as_bytes());
+    0
+}
+
+pub fn dump(args: &TsdbDumpArgs) -> i32 {
+    match dump_to(args, &mut std::io::BufWriter::new(std::io::stdout().lock())) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("{e}");
+            1
+        }
+    }
+}
+
+fn dump_to(args: &TsdbDumpArgs, out: &mut impl Write) -> Result<(), String> {
+    let matchers = parse_selector(&args.matcher)?;
+    let blocks = open_blocks(&args.path).map_err(|e| e.to_string())?;
+    // Series from several blocks are merged and their samples deduplicated
+    // by timestamp, as Prometheus's merge querier does.
+    let mut series: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
+    for b in blocks {
+        let m = b.meta();
+        // Block ranges are half-open, the dump's range is closed.
+        if m.max_time <= args.min_time || m.min_time > args.max_time {
+            continue;
+        }
+        let q = BlockQuerier::new(b, args.min_time, args.max_time);
+        let mut set = q.select(true, None, &matchers);
+        while let Some(s) = set.next() {
+            let samples = series.entry(s.labels().clone()).or_default();
+            let mut it = s.iterator();
+            while it.next() == ValueType::Float {
+                samples.push(it.at());
+            }
+            if let Some(e) = it.err() {
+                return Err(e.to_string());
+            }
+        }
+        if let Some(e) = set.err() {
+            return Err(e.to_string());
+        }
+    }
+    for (labels, mut samples) in series {
+        samples.sort_by_key(|s| s.0);
+        samples.dedup_by_key(|s| s.0);
+        let l = labels.to_string();
+        for (t, v) in samples {
+            if writeln!(out, "{l} {} {t}", go_format_g(v)).is_err() {
+                return Ok(());
+            }
+        }
+    }
+    let _ = out.flush();
+    Ok(())
+}
+
+fn parse_selector(s: &str) -> Result<Vec<Matcher>, String> {
+    promql::parser::parse_metric_selector(s).map_err(|e| e.to_string())
+}
+
+/// Go's `text/tabwriter` with `minwidth`, `padding`, space padding and no
+/// flags, for rows whose cells were separated by tabs: every cell but the
+/// last of its row is padded to its column's width.
+fn tabwrite(rows: &[Vec<String>], minwidth: usize, padding: usize) -> String {
+    let cols = rows.iter().map(|r| r.len().saturating_sub(1)).max().unwrap_or(0);
+    let mut widths = vec![minwidth; cols];
+    for r in rows {
+        for (i, c) in r.iter().take(r.len().saturating_sub(1)).enumerate() {
+            widths[i] = widths[i].max(c.chars().count() + padding);
+        }
+    }
+    let mut out = String::new();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            out.push_str(c);
+            if i + 1 < r.len() {
+                out.extend(std::iter::repeat_n(' ', widths[i] - c.chars().count()));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Go's `time.Duration.String` for a whole number of milliseconds.
+pub fn go_duration_ms(ms: i64) -> String {
+    if ms == 0 {
+        return "0s".into();
+    }
+    let neg = ms < 0;
+    let ms = ms.unsigned_abs();
+    let mut s = String::new();
+    if neg {
+        s.push('-');
+    }
+    if ms < 1000 {
+        s.push_str(&format!("{ms}ms"));
+        return s;
+    }
+    let (h, m, sec, frac) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
+    if h > 0 {
+        s.push_str(&format!("{h}h"));
+    }
+    if h > 0 || m > 0 {
+        s.push_str(&format!("{m}m"));
+    }
+    s.push_str(&sec.to_string());
+    if frac > 0 {
+        let f = format!("{frac:03}");
+        s.push('.');
+        s.push_str(f.trim_end_matches('0'));
+    }
+    s.push('s');
+    s
+}
+
+/// `time.Unix(ms/1000, 0).UTC().String()`, as promtool's `-r` prints times.
+fn go_unix_seconds_string(ms: i64) -> String {
+    // Go's integer division truncates toward zero.
+    let secs = ms / 1000;
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, mo, d) = model::time::civil_from_days(days);
+    format!("{y:04}-{mo:02}-{d:02} {:02}:{:02}:{:02} +0000 UTC", rem / 3600, rem / 60 % 60, rem % 60)
+}
+
+/// `units.Base2Bytes(n).String()` from alecthomas/units, which promtool
+/// uses: each non-zero unit in turn, largest first ("1KiB512B").
+fn base2_bytes(n: u64) -> String {
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    if n == 0 {
+        return "0B".into();
+    }
+    let mut parts = Vec::new();
+    let mut n = n;
+    for unit in UNITS {
+        if n % 1024 != 0 {
+            parts.push(format!("{}{unit}", n % 1024));
+        }
+        n /= 1024;
+        if n == 0 {
+            break;
+        }
+    }
+    parts.reverse();
+    parts.concat()
+}
+
+/// Go's `fmt` `%g` for a float64: the shortest digits that round trip, in
+/// exponent form when the decimal exponent is below -4 or at least 6 (Go's
+/// threshold when no precision is given), the exponent at least two digits.
+pub fn go_format_g(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
+    }
+    // Rust's `{:e}` gives the shortest round-trip digits, e.g. "1.5e-7".
+    let e = format!("{v:e}");
+    let (mantissa, exp) = e.split_once('e').unwrap_or((&e, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if exp < -4 || exp >= 6 {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{mantissa}e{sign}{:02}", exp.unsigned_abs())
+    } else {
+        // Plain notation without a needless ".0", as Rust's `{}` gives it.
+        format!("{v}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_formats() {
+        // Expected strings are what Go prints for the same values.
+        for (v, want) in [
+            (1.0, "1"),
+            (0.5, "0.5"),
+            (-2.25, "-2.25"),
+            (100000.0, "100000"),
+            (1e6, "1e+06"),
+            (1234567.0, "1.234567e+06"),
+            (1.7e12, "1.7e+12"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (1.5e-300, "1.5e-300"),
+            (f64::MAX, "1.7976931348623157e+308"),
+            (0.0, "0"),
+            (-0.0, "-0"),
+            (f64::NAN, "NaN"),
+            (f64::INFINITY, "+Inf"),
+            (f64::NEG_INFINITY, "-Inf"),
+        ] {
+            assert_eq!(go_format_g(v), want, "{v}");
+        }
+        for (ms, want) in [(0, "0s"), (5, "5ms"), (30_001, "30.001s"), (7_200_000, "2h0m0s"), (7_199_999, "1h59m59.999s"), (61_000, "1m1s"), (-1500, "-1.5s")] {
+            assert_eq!(go_duration_ms(ms), want);
+        }
+        for (n, want) in [(0, "0B"), (842, "842B"), (1024, "1KiB"), (1536, "1KiB512B"), (3 * 1024 * 1024 + 1, "3MiB1B")] {
+            assert_eq!(base2_bytes(n), want);
+        }
+        assert_eq!(go_unix_seconds_string(1_700_000_030_001), "2023-11-14 22:13:50 +0000 UTC");
+    }
+
+    #[test]
+    fn tabwriter_pads_all_but_the_last_cell() {
+        let rows = vec![vec!["BLOCK ULID".to_owned(), "X".to_owned(), "SIZE".to_owned()], vec!["01M84P450A814KTYAAJQKG15YA".to_owned(), "1700000000000".to_owned(), "842".to_owned()]];
+        assert_eq!(tabwrite(&rows, 13, 2), "BLOCK ULID                  X              SIZE\n01M84P450A814KTYAAJQKG15YA  1700000000000  842\n");
+    }
+}
