@@ -32,6 +32,32 @@ pub enum TsdbCommand {
     List(TsdbListArgs),
     /// Dump samples from a TSDB.
     Dump(TsdbDumpArgs),
+    /// [Experimental] Import samples from input and produce TSDB blocks.
+    #[command(name = "create-blocks-from", subcommand)]
+    CreateBlocksFrom(CreateBlocksFromCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CreateBlocksFromCommand {
+    /// Import samples from OpenMetrics input and produce TSDB blocks.
+    #[command(name = "openmetrics")]
+    OpenMetrics(CreateBlocksFromOpenMetricsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateBlocksFromOpenMetricsArgs {
+    /// Print human readable values.
+    #[arg(short = 'r', long = "human-readable")]
+    pub human_readable: bool,
+    /// Do not print created blocks.
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
+    /// OpenMetrics file to read samples from.
+    #[arg(value_name = "input file")]
+    pub input: PathBuf,
+    /// Output directory for generated blocks.
+    #[arg(value_name = "output directory", default_value = "data/")]
+    pub output: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -368,6 +394,8 @@ mod tests {
     fn tsdb_subcommands() {
         let (cli, _) = parse(&["narthex", "tsdb", "list", "-r", "d"]);
         assert!(matches!(cli.command, Some(Command::Tsdb(TsdbCommand::List(TsdbListArgs { human_readable: true, ref path }))) if path == std::path::Path::new("d")));
+        let (cli, _) = parse(&["narthex", "tsdb", "create-blocks-from", "openmetrics", "-q", "in.om", "out"]);
+        assert!(matches!(cli.command, Some(Command::Tsdb(TsdbCommand::CreateBlocksFrom(CreateBlocksFromCommand::OpenMetrics(CreateBlocksFromOpenMetricsArgs { quiet: true, human_readable: false, .. }))))));
         let (cli, _) = parse(&["narthex", "tsdb", "dump", "--min-time=-5", "--match", "up"]);
         match cli.command {
             Some(Command::Tsdb(TsdbCommand::Dump(a))) => {

@@ -1,9 +1,10 @@
-//! `narthex tsdb …`: promtool's `tsdb list` and `tsdb dump`, with its
-//! arguments and its output to the byte (Go's tabwriter, duration, `%g`
-//! and byte-unit formats), so that scripts written for promtool work.
+//! `narthex tsdb …`: promtool's `tsdb list`, `tsdb dump` and
+//! `tsdb create-blocks-from openmetrics`, with its arguments and its output
+//! to the byte (Go's tabwriter, duration, `%g` and byte-unit formats), so
+//! that scripts written for promtool work.
 //!
-//! Both read the blocks of a data folder; samples still in the head (WAL)
-//! are not dumped yet.
+//! `list` and `dump` read the blocks of a data folder; samples still in the
+//! head (WAL) are not dumped yet.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -14,7 +15,7 @@ use model::{Labels, Matcher};
 use storage::{Querier, ValueType};
 use tsdb::block::{Block, BlockError, BlockQuerier, block_dirs};
 
-use crate::flags::{TsdbDumpArgs, TsdbListArgs};
+use crate::flags::{CreateBlocksFromOpenMetricsArgs, TsdbDumpArgs, TsdbListArgs};
 
 /// Opens every block in `dir`, ordered by min time as promtool lists them.
 fn open_blocks(dir: &Path) -> Result<Vec<Arc<Block>>, BlockError> {
@@ -34,11 +35,17 @@ pub fn list(args: &TsdbListArgs) -> i32 {
             return 1;
         }
     };
+    print_blocks(&blocks, args.human_readable);
+    0
+}
+
+/// promtool's block table.
+fn print_blocks(blocks: &[Arc<Block>], human_readable: bool) {
     let mut rows = vec![["BLOCK ULID", "MIN TIME", "MAX TIME", "DURATION", "NUM SAMPLES", "NUM CHUNKS", "NUM SERIES", "SIZE"].map(String::from).to_vec()];
-    for b in &blocks {
+    for b in blocks {
         let m = b.meta();
-        let time = |t: i64| if args.human_readable { go_unix_seconds_string(t) } else { t.to_string() };
-        let size = if args.human_readable { base2_bytes(b.size()) } else { b.size().to_string() };
+        let time = |t: i64| if human_readable { go_unix_seconds_string(t) } else { t.to_string() };
+        let size = if human_readable { base2_bytes(b.size()) } else { b.size().to_string() };
         rows.push(vec![
             m.ulid.clone(),
             time(m.min_time),
@@ -53,7 +60,115 @@ pub fn list(args: &TsdbListArgs) -> i32 {
     let mut out = std::io::stdout().lock();
     // A closed pipe (`| head`) is not an error worth reporting.
     let _ = out.write_all(tabwrite(&rows, 13, 2).as_bytes());
-    0
+}
+
+/// promtool's backfill block length: blocks are aligned to it.
+const BACKFILL_BLOCK_DURATION: i64 = 2 * 3600 * 1000;
+
+pub fn create_blocks_from_openmetrics(args: &CreateBlocksFromOpenMetricsArgs) -> i32 {
+    let input = match std::fs::read(&args.input) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("open {}: {e}", args.input.display());
+            return 1;
+        }
+    };
+    let series = match parse_backfill_input(&input) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    match write_backfill_blocks(&args.output, series) {
+        Ok(blocks) => {
+            if !args.quiet {
+                print_blocks(&blocks, args.human_readable);
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            1
+        }
+    }
+}
+
+/// Every sample of the input by series, sorted by time. The whole input is
+/// checked before anything is written, so that a bad line leaves no
+/// blocks behind; errors name the line.
+fn parse_backfill_input(input: &[u8]) -> Result<BTreeMap<Labels, Vec<(i64, f64)>>, String> {
+    let mut p = textparse::OpenMetricsParser::new(input);
+    let mut series: BTreeMap<Labels, Vec<(i64, f64, usize)>> = BTreeMap::new();
+    loop {
+        let entry = p.next().map_err(|e| format!("getting min and max timestamp: next: {e}"))?;
+        let Some(entry) = entry else { break };
+        let textparse::Entry::Series { raw, value, timestamp } = entry else { continue };
+        // The line of this sample, for messages: the parser's position is
+        // the start of `raw` within `input`.
+        let line = line_of(input, raw);
+        let Some(t) = timestamp else {
+            return Err(format!("getting min and max timestamp: expected timestamp for series got none (line {line})"));
+        };
+        series.entry(p.labels()).or_default().push((t, value, line));
+    }
+    let mut out = BTreeMap::new();
+    for (labels, mut samples) in series {
+        // Input need not be in time order; a sample given twice is fine
+        // only if both agree, as the head appender would decide.
+        samples.sort_by_key(|s| s.0);
+        let mut clean: Vec<(i64, f64)> = Vec::with_capacity(samples.len());
+        for (t, v, line) in samples {
+            match clean.last() {
+                Some(&(pt, pv)) if pt == t => {
+                    if pv.to_bits() != v.to_bits() {
+                        return Err(format!("add sample: duplicate sample for timestamp: series {labels} at {t} (line {line})"));
+                    }
+                }
+                _ => clean.push((t, v)),
+            }
+        }
+        out.insert(labels, clean);
+    }
+    Ok(out)
+}
+
+/// 1-based line of `part`, a slice of `input`.
+fn line_of(input: &[u8], part: &[u8]) -> usize {
+    let off = (part.as_ptr() as usize).saturating_sub(input.as_ptr() as usize).min(input.len());
+    input[..off].iter().filter(|&&c| c == b'\n').count() + 1
+}
+
+/// Writes one block per 2 h window that holds samples. On failure the
+/// blocks written so far are removed: a backfill is all or nothing.
+fn write_backfill_blocks(dir: &Path, series: BTreeMap<Labels, Vec<(i64, f64)>>) -> Result<Vec<Arc<Block>>, String> {
+    let mut windows: BTreeMap<i64, Vec<tsdb::block::SeriesSamples>> = BTreeMap::new();
+    for (labels, samples) in series {
+        let mut rest = samples.as_slice();
+        while let Some(&(t, _)) = rest.first() {
+            let start = t.div_euclid(BACKFILL_BLOCK_DURATION) * BACKFILL_BLOCK_DURATION;
+            let end = start.saturating_add(BACKFILL_BLOCK_DURATION);
+            let n = rest.partition_point(|s| s.0 < end);
+            windows.entry(start).or_default().push(tsdb::block::SeriesSamples { labels: labels.clone(), samples: rest[..n].to_vec() });
+            rest = &rest[n..];
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("create output dir: {e}"))?;
+    let mut blocks = Vec::new();
+    for (_, series) in windows {
+        let written = tsdb::block::write_block(dir, series).and_then(|meta| Block::open(&dir.join(&meta.ulid)));
+        match written {
+            Ok(b) => blocks.push(Arc::new(b)),
+            Err(e) => {
+                for b in &blocks {
+                    // Best effort: the write error is what the user needs.
+                    let _ = std::fs::remove_dir_all(b.dir());
+                }
+                return Err(format!("write block: {e}"));
+            }
+        }
+    }
+    Ok(blocks)
 }
 
 pub fn dump(args: &TsdbDumpArgs) -> i32 {
