@@ -38,7 +38,7 @@ const STOP_GRACE: Duration = Duration::from_secs(4);
 
 /// Components of Prometheus not built yet; announced at start-up so that
 /// nobody mistakes their absence for an empty result.
-const NOT_YET: &str = "persistent blocks (the head and its WAL only), service discovery other than static_configs, file_sd_configs and http_sd_configs, rules, notifier, query API beyond /api/v1/query and /api/v1/query_range";
+const NOT_YET: &str = "persistent blocks in the server (the head and its WAL only; `narthex tsdb` tools read and write blocks), service discovery other than static_configs, file_sd_configs and http_sd_configs, rules, notifier, query API beyond /api/v1/query and /api/v1/query_range";
 
 fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
