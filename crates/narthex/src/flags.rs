@@ -393,9 +393,18 @@ mod tests {
     #[test]
     fn tsdb_subcommands() {
         let (cli, _) = parse(&["narthex", "tsdb", "list", "-r", "d"]);
-        assert!(matches!(cli.command, Some(Command::Tsdb(TsdbCommand::List(TsdbListArgs { human_readable: true, ref path }))) if path == std::path::Path::new("d")));
+        assert!(
+            matches!(cli.command, Some(Command::Tsdb(TsdbCommand::List(TsdbListArgs { human_readable: true, ref path }))) if path == std::path::Path::new("d"))
+        );
         let (cli, _) = parse(&["narthex", "tsdb", "create-blocks-from", "openmetrics", "-q", "in.om", "out"]);
-        assert!(matches!(cli.command, Some(Command::Tsdb(TsdbCommand::CreateBlocksFrom(CreateBlocksFromCommand::OpenMetrics(CreateBlocksFromOpenMetricsArgs { quiet: true, human_readable: false, .. }))))));
+        assert!(matches!(
+            cli.command,
+            Some(Command::Tsdb(TsdbCommand::CreateBlocksFrom(CreateBlocksFromCommand::OpenMetrics(CreateBlocksFromOpenMetricsArgs {
+                quiet: true,
+                human_readable: false,
+                ..
+            }))))
+        ));
         let (cli, _) = parse(&["narthex", "tsdb", "dump", "--min-time=-5", "--match", "up"]);
         match cli.command {
             Some(Command::Tsdb(TsdbCommand::Dump(a))) => {

@@ -50,7 +50,9 @@ fn main() -> ExitCode {
         Some(Command::Check(CheckCommand::Config(args))) => ExitCode::from(check::check_config(args) as u8),
         Some(Command::Tsdb(TsdbCommand::List(args))) => ExitCode::from(tsdb_tool::list(args) as u8),
         Some(Command::Tsdb(TsdbCommand::Dump(args))) => ExitCode::from(tsdb_tool::dump(args) as u8),
-        Some(Command::Tsdb(TsdbCommand::CreateBlocksFrom(CreateBlocksFromCommand::OpenMetrics(args)))) => ExitCode::from(tsdb_tool::create_blocks_from_openmetrics(args) as u8),
+        Some(Command::Tsdb(TsdbCommand::CreateBlocksFrom(CreateBlocksFromCommand::OpenMetrics(args)))) => {
+            ExitCode::from(tsdb_tool::create_blocks_from_openmetrics(args) as u8)
+        }
         None => match run_server(&cli.server, &matches) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -376,7 +376,10 @@ mod tests {
 
     #[test]
     fn tabwriter_pads_all_but_the_last_cell() {
-        let rows = vec![vec!["BLOCK ULID".to_owned(), "X".to_owned(), "SIZE".to_owned()], vec!["01M84P450A814KTYAAJQKG15YA".to_owned(), "1700000000000".to_owned(), "842".to_owned()]];
+        let rows = vec![
+            vec!["BLOCK ULID".to_owned(), "X".to_owned(), "SIZE".to_owned()],
+            vec!["01M84P450A814KTYAAJQKG15YA".to_owned(), "1700000000000".to_owned(), "842".to_owned()],
+        ];
         assert_eq!(tabwrite(&rows, 13, 2), "BLOCK ULID                  X              SIZE\n01M84P450A814KTYAAJQKG15YA  1700000000000  842\n");
     }
 }

@@ -162,7 +162,11 @@ impl ChunkReader {
         let rest = &m[off..];
         let (len, n) = uvarint(&rest[..rest.len().min(MAX_VARINT_LEN64)]).map_err(|e| corrupt(e.to_string()))?;
         let len = usize::try_from(len).map_err(|_| corrupt("length overflows".into()))?;
-        let end = n.checked_add(1).and_then(|x| x.checked_add(len)).filter(|&e| e + 4 <= rest.len()).ok_or_else(|| corrupt(format!("chunk of {len} bytes runs past the segment end")))?;
+        let end = n
+            .checked_add(1)
+            .and_then(|x| x.checked_add(len))
+            .filter(|&e| e + 4 <= rest.len())
+            .ok_or_else(|| corrupt(format!("chunk of {len} bytes runs past the segment end")))?;
         let body = &rest[n..end];
         if crc32c::crc32c(body).to_be_bytes() != rest[end..end + 4] {
             return Err(BlockError::Checksum { path: path.clone(), what: "chunk", offset: off as u64 });

@@ -341,7 +341,11 @@ impl IndexReader {
 
     /// The symbol at position `i` in the table.
     pub fn symbol(&self, i: u64) -> Result<&str, BlockError> {
-        let (start, len) = usize::try_from(i).ok().and_then(|i| self.symbols.get(i)).copied().ok_or_else(|| self.corrupt("symbol reference", i, format!("beyond the {} symbols", self.symbols.len())))?;
+        let (start, len) = usize::try_from(i)
+            .ok()
+            .and_then(|i| self.symbols.get(i))
+            .copied()
+            .ok_or_else(|| self.corrupt("symbol reference", i, format!("beyond the {} symbols", self.symbols.len())))?;
         // Checked at open.
         utf8(&self.data[start..start + len]).map_err(|_| self.corrupt("symbol", start as u64, "not UTF-8"))
     }
@@ -397,7 +401,8 @@ impl IndexReader {
     pub fn series(&self, id: u32) -> Result<(Labels, Vec<ChunkMeta>), BlockError> {
         let off = u64::from(id) * SERIES_ALIGN as u64;
         let err = |e: DecodeError| BlockError::decode(&self.path, "series", off, e);
-        let b = self.data.get(off as usize..).filter(|_| off < self.data.len() as u64).ok_or_else(|| self.corrupt("series", off, "reference outside the file"))?;
+        let b =
+            self.data.get(off as usize..).filter(|_| off < self.data.len() as u64).ok_or_else(|| self.corrupt("series", off, "reference outside the file"))?;
         let mut d = Decbuf::new(b);
         let body = d.uvarint_bytes().map_err(err)?;
         let crc = d.bytes(4).map_err(err)?;

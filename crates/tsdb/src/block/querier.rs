@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use model::{Labels, Matcher, MatchType};
+use model::{Labels, MatchType, Matcher};
 use storage::{LabelHints, Querier, SampleIterator, SelectHints, Series, SeriesSet, StorageError, ValueType, Warnings};
 
 use super::{Block, BlockError};
@@ -262,7 +262,8 @@ impl Querier for BlockQuerier {
         let mut values: Vec<String> = if matchers.is_empty() {
             self.block.index().label_values(name).into_iter().map(str::to_owned).collect()
         } else {
-            let mut v: Vec<String> = self.series_labels(matchers).map_err(storage_err)?.iter().map(|l| l.get(name).to_owned()).filter(|v| !v.is_empty()).collect();
+            let mut v: Vec<String> =
+                self.series_labels(matchers).map_err(storage_err)?.iter().map(|l| l.get(name).to_owned()).filter(|v| !v.is_empty()).collect();
             v.sort_unstable();
             v.dedup();
             v
@@ -277,7 +278,8 @@ impl Querier for BlockQuerier {
         let mut names: Vec<String> = if matchers.is_empty() {
             self.block.index().label_names().into_iter().map(str::to_owned).collect()
         } else {
-            let mut n: Vec<String> = self.series_labels(matchers).map_err(storage_err)?.iter().flat_map(|l| l.iter().map(|l| l.name.to_owned()).collect::<Vec<_>>()).collect();
+            let mut n: Vec<String> =
+                self.series_labels(matchers).map_err(storage_err)?.iter().flat_map(|l| l.iter().map(|l| l.name.to_owned()).collect::<Vec<_>>()).collect();
             n.sort_unstable();
             n.dedup();
             n

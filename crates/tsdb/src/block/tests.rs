@@ -13,7 +13,10 @@ fn promtool_series() -> Vec<SeriesSamples> {
     vec![
         SeriesSamples { labels: Labels::from_pairs([("__name__", "foo_total"), ("a", "2")]), samples: vec![(1_700_000_000_000, 3.0)] },
         SeriesSamples { labels: Labels::from_pairs([("__name__", "bar")]), samples: vec![(1_700_000_030_000, 5.0)] },
-        SeriesSamples { labels: Labels::from_pairs([("__name__", "foo_total"), ("a", "1"), ("b", "x")]), samples: vec![(1_700_000_000_000, 1.0), (1_700_000_015_000, 2.0)] },
+        SeriesSamples {
+            labels: Labels::from_pairs([("__name__", "foo_total"), ("a", "1"), ("b", "x")]),
+            samples: vec![(1_700_000_000_000, 1.0), (1_700_000_015_000, 2.0)],
+        },
     ]
 }
 
