@@ -222,7 +222,7 @@ impl SeriesSet for BlockSeriesSet<'_> {
         if self.err.is_some() {
             return None;
         }
-        while let Some(id) = self.ids.next() {
+        for id in self.ids.by_ref() {
             match Self::load(self.q, id, self.mint, self.maxt) {
                 Ok(Some(s)) => return Some(Box::new(s)),
                 Ok(None) => continue,
