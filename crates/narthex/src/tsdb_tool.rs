@@ -375,6 +375,27 @@ mod tests {
     }
 
     #[test]
+    fn backfill_input_is_sorted_checked_and_split_into_aligned_blocks() {
+        let input = b"# TYPE a gauge\na{x=\"1\"} 1 7199\na{x=\"1\"} 0 7100\nb 2 7200.5\nb 2 7200.5\na{x=\"1\"} 3 7201\n# EOF\n";
+        let series = parse_backfill_input(input).unwrap();
+        let a = Labels::from_pairs([("__name__", "a"), ("x", "1")]);
+        assert_eq!(series[&a], [(7_100_000, 0.0), (7_199_000, 1.0), (7_201_000, 3.0)]);
+        assert_eq!(series[&Labels::from_pairs([("__name__", "b")])], [(7_200_500, 2.0)], "an exact repeat is dropped");
+
+        let dir = tempfile::tempdir().unwrap();
+        let blocks = write_backfill_blocks(dir.path(), series).unwrap();
+        let ranges: Vec<_> = blocks.iter().map(|b| (b.meta().min_time, b.meta().max_time, b.meta().stats.num_samples)).collect();
+        assert_eq!(ranges, [(7_100_000, 7_199_001, 2), (7_200_500, 7_201_001, 2)]);
+
+        let err = parse_backfill_input(b"a 1 1\na 2 1\n# EOF\n").unwrap_err();
+        assert!(err.contains("duplicate sample for timestamp") && err.ends_with("(line 2)"), "{err}");
+        let err = parse_backfill_input(b"a 1 1\nc 1 1\nb 1\n# EOF\n").unwrap_err();
+        assert!(err.contains("expected timestamp") && err.ends_with("(line 3)"), "{err}");
+        let err = parse_backfill_input(b"a 1 1\nb{ 1\n# EOF\n").unwrap_err();
+        assert!(err.ends_with("(line 2)"), "{err}");
+    }
+
+    #[test]
     fn tabwriter_pads_all_but_the_last_cell() {
         let rows = vec![
             vec!["BLOCK ULID".to_owned(), "X".to_owned(), "SIZE".to_owned()],
