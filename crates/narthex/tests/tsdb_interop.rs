@@ -2,12 +2,16 @@
 //! directions: `promtool tsdb list/dump` read blocks that
 //! `narthex tsdb create-blocks-from openmetrics` wrote, `narthex tsdb
 //! list/dump` read blocks promtool wrote, and every listing and dump agrees.
+//! Blocks a running Prometheus compacted from its head are read alike too.
 //! Ignored in a plain `cargo test`; `scripts/interop.sh` runs them.
 #![allow(clippy::unwrap_used)] // a failed setup step should just fail the test
 
+mod common;
+
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// An OpenMetrics backfill input: series with many labels, more than 120
 /// samples each, spanning three 2 h windows, with values that exercise
@@ -125,4 +129,60 @@ fn bad_backfill_input_is_refused_like_promtool() {
     let msg = String::from_utf8_lossy(&ours.stderr);
     assert!(msg.contains("(line 3)"), "{msg}");
     assert!(!out.exists() || std::fs::read_dir(&out).unwrap().count() == 0, "nothing written");
+}
+
+#[test]
+#[ignore = "needs Debian's prometheus; run by scripts/interop.sh"]
+fn narthex_reads_blocks_prometheus_compacted_from_its_head() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    let cfg = tmp.path().join("prometheus.yml");
+    std::fs::write(
+        &cfg,
+        format!("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: self\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"),
+    )
+    .unwrap();
+    let data = tmp.path().join("data");
+    // The hidden block-duration flags make the head compact every few
+    // seconds instead of every two hours.
+    let prom = common::Killed(
+        Command::new("prometheus")
+            .arg(format!("--config.file={}", cfg.display()))
+            .arg(format!("--storage.tsdb.path={}", data.display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args(["--storage.tsdb.min-block-duration=5s", "--storage.tsdb.max-block-duration=5s"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start Debian's prometheus"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(120);
+    // Complete blocks only: a folder being written has a longer name.
+    let is_block = |e: &std::fs::DirEntry| e.file_name().len() == 26 && e.path().join("meta.json").exists();
+    let blocks = || std::fs::read_dir(&data).map(|d| d.filter_map(Result::ok).filter(is_block).count()).unwrap_or(0);
+    while blocks() < 3 {
+        assert!(Instant::now() < deadline, "Prometheus wrote no blocks in time");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    drop(prom);
+    // Only the blocks: the head's WAL is not dumped by narthex yet.
+    let copy = tmp.path().join("copy");
+    std::fs::create_dir_all(&copy).unwrap();
+    for e in std::fs::read_dir(&data).unwrap().filter_map(Result::ok) {
+        if is_block(&e) {
+            let dst = copy.join(e.file_name());
+            std::fs::create_dir_all(dst.join("chunks")).unwrap();
+            for f in ["index", "meta.json", "tombstones"] {
+                std::fs::copy(e.path().join(f), dst.join(f)).unwrap();
+            }
+            for c in std::fs::read_dir(e.path().join("chunks")).unwrap().filter_map(Result::ok) {
+                std::fs::copy(c.path(), dst.join("chunks").join(c.file_name())).unwrap();
+            }
+        }
+    }
+    for args in [&["tsdb", "list"][..], &["tsdb", "dump"], &["tsdb", "dump", "--match=up"]] {
+        let ours = narthex(args, &copy);
+        assert!(ours.lines().count() > 3, "{args:?}: {ours}");
+        assert_eq!(ours, promtool(args, &copy), "{args:?}");
+    }
 }
