@@ -21,6 +21,69 @@ pub enum Command {
     /// Check the resources named, as `promtool check` does.
     #[command(subcommand)]
     Check(CheckCommand),
+    /// Run tsdb commands, as `promtool tsdb` does.
+    #[command(subcommand)]
+    Tsdb(TsdbCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TsdbCommand {
+    /// List tsdb blocks.
+    List(TsdbListArgs),
+    /// Dump samples from a TSDB.
+    Dump(TsdbDumpArgs),
+    /// [Experimental] Import samples from input and produce TSDB blocks.
+    #[command(name = "create-blocks-from", subcommand)]
+    CreateBlocksFrom(CreateBlocksFromCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CreateBlocksFromCommand {
+    /// Import samples from OpenMetrics input and produce TSDB blocks.
+    #[command(name = "openmetrics")]
+    OpenMetrics(CreateBlocksFromOpenMetricsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateBlocksFromOpenMetricsArgs {
+    /// Print human readable values.
+    #[arg(short = 'r', long = "human-readable")]
+    pub human_readable: bool,
+    /// Do not print created blocks.
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
+    /// OpenMetrics file to read samples from.
+    #[arg(value_name = "input file")]
+    pub input: PathBuf,
+    /// Output directory for generated blocks.
+    #[arg(value_name = "output directory", default_value = "data/")]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct TsdbListArgs {
+    /// Print human readable values.
+    #[arg(short = 'r', long = "human-readable")]
+    pub human_readable: bool,
+    /// Database path.
+    #[arg(value_name = "db path", default_value = "data/")]
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct TsdbDumpArgs {
+    /// Minimum timestamp to dump.
+    #[arg(long = "min-time", default_value_t = i64::MIN, allow_negative_numbers = true)]
+    pub min_time: i64,
+    /// Maximum timestamp to dump.
+    #[arg(long = "max-time", default_value_t = i64::MAX, allow_negative_numbers = true)]
+    pub max_time: i64,
+    /// Series selector.
+    #[arg(long = "match", default_value = "{__name__=~'(?s:.*)'}")]
+    pub matcher: String,
+    /// Database path.
+    #[arg(value_name = "db path", default_value = "data/")]
+    pub path: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -322,6 +385,31 @@ mod tests {
             Some(Command::Check(CheckCommand::Config(a))) => {
                 assert!(a.syntax_only && !a.agent);
                 assert_eq!(a.files.len(), 2);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn tsdb_subcommands() {
+        let (cli, _) = parse(&["narthex", "tsdb", "list", "-r", "d"]);
+        assert!(
+            matches!(cli.command, Some(Command::Tsdb(TsdbCommand::List(TsdbListArgs { human_readable: true, ref path }))) if path == std::path::Path::new("d"))
+        );
+        let (cli, _) = parse(&["narthex", "tsdb", "create-blocks-from", "openmetrics", "-q", "in.om", "out"]);
+        assert!(matches!(
+            cli.command,
+            Some(Command::Tsdb(TsdbCommand::CreateBlocksFrom(CreateBlocksFromCommand::OpenMetrics(CreateBlocksFromOpenMetricsArgs {
+                quiet: true,
+                human_readable: false,
+                ..
+            }))))
+        ));
+        let (cli, _) = parse(&["narthex", "tsdb", "dump", "--min-time=-5", "--match", "up"]);
+        match cli.command {
+            Some(Command::Tsdb(TsdbCommand::Dump(a))) => {
+                assert_eq!((a.min_time, a.max_time, a.matcher.as_str()), (-5, i64::MAX, "up"));
+                assert_eq!(a.path, std::path::Path::new("data/"));
             }
             other => panic!("{other:?}"),
         }

@@ -12,6 +12,7 @@ mod process;
 mod ready_storage;
 mod reload;
 mod run_group;
+mod tsdb_tool;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -26,7 +27,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::flags::{CheckCommand, Cli, Command, ServerFlags};
+use crate::flags::{CheckCommand, Cli, Command, CreateBlocksFromCommand, ServerFlags, TsdbCommand};
 use crate::reload::Reloader;
 use crate::run_group::RunGroup;
 
@@ -37,7 +38,7 @@ const STOP_GRACE: Duration = Duration::from_secs(4);
 
 /// Components of Prometheus not built yet; announced at start-up so that
 /// nobody mistakes their absence for an empty result.
-const NOT_YET: &str = "persistent blocks (the head and its WAL only), service discovery other than static_configs, file_sd_configs and http_sd_configs, rules, notifier, query API beyond /api/v1/query and /api/v1/query_range";
+const NOT_YET: &str = "persistent blocks in the server (the head and its WAL only; `narthex tsdb` tools read and write blocks), service discovery other than static_configs, file_sd_configs and http_sd_configs, rules, notifier, query API beyond /api/v1/query and /api/v1/query_range";
 
 fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
@@ -47,6 +48,11 @@ fn main() -> ExitCode {
     };
     match &cli.command {
         Some(Command::Check(CheckCommand::Config(args))) => ExitCode::from(check::check_config(args) as u8),
+        Some(Command::Tsdb(TsdbCommand::List(args))) => ExitCode::from(tsdb_tool::list(args) as u8),
+        Some(Command::Tsdb(TsdbCommand::Dump(args))) => ExitCode::from(tsdb_tool::dump(args) as u8),
+        Some(Command::Tsdb(TsdbCommand::CreateBlocksFrom(CreateBlocksFromCommand::OpenMetrics(args)))) => {
+            ExitCode::from(tsdb_tool::create_blocks_from_openmetrics(args) as u8)
+        }
         None => match run_server(&cli.server, &matches) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

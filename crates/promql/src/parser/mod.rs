@@ -13,7 +13,7 @@ mod parse;
 mod printer;
 
 pub use ast::{AggOp, At, BinOp, Cardinality, Expr, Span, ValueType, VectorMatching, VectorSelector};
-pub use parse::parse;
+pub use parse::{parse, parse_metric_selector};
 pub use printer::{MAX_LINE_WIDTH, prettify, prettify_with_width};
 
 /// A Prometheus duration string (`5m`, `1h30m`, `100ms`) in milliseconds.

@@ -13,7 +13,7 @@ use super::lex::{Tok, Token, lex};
 /// Parses and type-checks a query.
 pub fn parse(input: &str) -> Result<Expr, ParseError> {
     let tokens = lex(input)?;
-    let mut p = Parser { input, tokens, i: 0 };
+    let mut p = Parser { input, tokens, i: 0, metric_selector: false };
     if p.peek() == &Tok::Eof {
         return Err(p.err_at(0, "no expression found in input".into()));
     }
@@ -25,10 +25,33 @@ pub fn parse(input: &str) -> Result<Expr, ParseError> {
     Ok(e)
 }
 
+/// Parses a bare series selector as Prometheus's `ParseMetricSelector`
+/// does for promtool and the remote-read paths: unlike a query, the
+/// selector may consist only of matchers that accept the empty value
+/// (promtool's default `{__name__=~'(?s:.*)'}`).
+pub fn parse_metric_selector(input: &str) -> Result<Vec<Matcher>, ParseError> {
+    let tokens = lex(input)?;
+    let mut p = Parser { input, tokens, i: 0, metric_selector: true };
+    if p.peek() == &Tok::Eof {
+        return Err(p.err_at(0, "no expression found in input".into()));
+    }
+    let e = p.expr(0)?;
+    if p.peek() != &Tok::Eof {
+        let t = p.tokens[p.i].clone();
+        return Err(p.err_at(t.start, format!("unexpected {}", t.tok.describe())));
+    }
+    match e {
+        Expr::Vector(vs) => Ok(vs.matchers),
+        _ => Err(p.err_at(0, "expected a series selector".into())),
+    }
+}
+
 struct Parser<'a> {
     input: &'a str,
     tokens: Vec<Token>,
     i: usize,
+    /// Parsing for [`parse_metric_selector`]: matchers may all match "".
+    metric_selector: bool,
 }
 
 /// Unary minus binds like multiplication: only `^` binds tighter.
@@ -447,7 +470,7 @@ impl Parser<'_> {
             }
             matchers.insert(0, Matcher::equal(model::labels::METRIC_NAME, n.clone()));
         }
-        if !matchers.iter().any(|m| !m.matches("")) {
+        if !self.metric_selector && !matchers.iter().any(|m| !m.matches("")) {
             return Err(self.err_at(start, "vector selector must contain at least one non-empty matcher".into()));
         }
         let name = name.filter(|_| written_outside);
@@ -696,6 +719,8 @@ mod tests {
         assert_eq!(err("x[5m][1m:]"), "1:1: parse error: subquery is only allowed on instant vector, got range vector instead");
         assert_eq!(err("(x)[5m]"), "1:4: parse error: ranges only allowed for vector selectors");
         assert_eq!(err(r#"{job=~".*"}"#), "1:1: parse error: vector selector must contain at least one non-empty matcher");
+        assert_eq!(parse_metric_selector("{__name__=~'(?s:.*)'}").map(|m| m.len()), Ok(1));
+        assert!(parse_metric_selector("sum(x)").is_err());
         assert_eq!(err(r#"foo{__name__="bar"}"#), r#"1:1: parse error: metric name must not be set twice: "foo" or "bar""#);
         assert_eq!(err("x offset 1m offset 2m"), "1:13: parse error: offset may not be set multiple times");
         assert_eq!(

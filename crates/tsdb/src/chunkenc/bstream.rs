@@ -11,7 +11,9 @@
 pub struct BitWriter {
     stream: Vec<u8>,
     // Bits still free at the right of the last byte; 0 means the next write
-    // starts a new byte.
+    // starts a new byte. 8 means the last byte is wholly free: Prometheus
+    // leaves such a byte after writing whole bytes from a byte boundary, and
+    // chunks must keep it to be byte-identical.
     free: u8,
 }
 
@@ -23,11 +25,11 @@ impl BitWriter {
     }
 
     /// A writer that continues a stream whose last byte has `free` unused
-    /// low bits (`free < 8`). The unused bits must be zero, since writes OR
+    /// low bits (`free <= 8`). The unused bits must be zero, since writes OR
     /// into them.
     pub fn with_free_bits(stream: Vec<u8>, free: u8) -> Self {
-        debug_assert!(free < 8);
-        debug_assert!(free == 0 || stream.last().is_some_and(|b| b & ((1u8 << free) - 1) == 0));
+        debug_assert!(free <= 8);
+        debug_assert!(free == 0 || stream.last().is_some_and(|&b| u64::from(b) & low_mask(free) == 0));
         BitWriter { stream, free }
     }
 
@@ -89,6 +91,11 @@ impl BitWriter {
     /// Writes the `nbits` low bits of `u`, most significant first.
     pub fn write_bits(&mut self, u: u64, nbits: u8) {
         debug_assert!(nbits <= 64);
+        // Prometheus writes the whole bytes of `u` with `writeByte`, which
+        // always appends a byte for the bits that did not fit: from a byte
+        // boundary that byte stays empty until the next write. Mirror it so
+        // that chunks end exactly as Prometheus's do.
+        let empty_tail = nbits >= 8 && nbits % 8 == 0 && (self.free == 0 || self.free == 8);
         let mut left = nbits;
         while left > 0 {
             if self.free == 0 {
@@ -103,6 +110,10 @@ impl BitWriter {
             if let Some(last) = self.stream.last_mut() {
                 *last |= chunk << self.free;
             }
+        }
+        if empty_tail {
+            self.push_zero();
+            self.free = 8;
         }
     }
 }

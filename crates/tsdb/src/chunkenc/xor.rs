@@ -81,7 +81,8 @@ impl XorChunk {
             }
         }
         let remaining = dec.br.remaining();
-        if remaining >= 8 {
+        // Up to one wholly free byte is Prometheus's (see `BitWriter`).
+        if remaining > 8 {
             return Err(ChunkError::TrailingData { bits: remaining, total: dec.total });
         }
         let (t, v, t_delta, trailing) = (dec.t, dec.v, dec.t_delta, dec.trailing);
@@ -91,7 +92,7 @@ impl XorChunk {
         // always leaves them so, but the bytes came from disk.
         if free > 0 {
             if let Some(last) = bytes.last_mut() {
-                *last &= !((1u8 << free) - 1);
+                *last &= !(((1u16 << free) - 1) as u8);
             }
         }
         Ok(XorChunk { b: BitWriter::with_free_bits(bytes, free), t, v, t_delta, leading, trailing, first_t })
@@ -467,12 +468,15 @@ mod tests {
 
     #[test]
     fn golden_one_sample() {
+        // The tail byte is what promtool 2.42 writes too: see the one-sample
+        // chunks in `block/testdata/promtool-2.42.chunks`.
         let c = chunk_of(&[(1000, 1.0)]);
         #[rustfmt::skip]
         let want = [
             0x00, 0x01,       // 1 sample
             0xd0, 0x0f,       // varint(1000): zig-zag 2000 = 0b1111_1010000 → 0x50|0x80, 0x0f
             0x3f, 0xf0, 0, 0, 0, 0, 0, 0, // 1.0 as raw IEEE-754 bits, big-endian
+            0x00,             // Prometheus's empty tail byte after whole bytes
         ];
         assert_eq!(c.bytes(), &want);
     }
@@ -689,7 +693,7 @@ mod tests {
         let cut = full.bytes()[..full.bytes().len() - 1].to_vec();
         assert!(matches!(XorChunk::from_bytes(cut), Err(ChunkError::UnexpectedEof { sample: 2, total: 3 })));
         let mut long = full.bytes().to_vec();
-        long.push(0);
+        long.extend_from_slice(&[0, 0]);
         assert!(matches!(XorChunk::from_bytes(long), Err(ChunkError::TrailingData { .. })));
         // A first timestamp whose varint never ends.
         let mut bad = vec![0x00, 0x01];

@@ -24,9 +24,9 @@ use storage::{Appendable, Appender, ExemplarQuerier, ExemplarQueryable, Exemplar
 
 pub use appender::HeadAppender;
 pub use metrics::HeadMetrics;
-pub use postings::MemPostings;
+pub use postings::{MemPostings, difference_sorted, intersect_sorted};
 pub use querier::HeadQuerier;
-pub use series::{FullChunk, MemSeries, SAMPLES_PER_CHUNK};
+pub use series::{FullChunk, MemSeries, SAMPLES_PER_CHUNK, range_end};
 
 use crate::chunks_head::{self, ChunkDiskMapper};
 use crate::exemplar::CircularExemplarStorage;
