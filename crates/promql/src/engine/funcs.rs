@@ -524,13 +524,25 @@ fn holt(vals: &[f64], sf: f64, tf: f64) -> f64 {
 /// `rate`, `increase` and `delta`: the change over the window, extrapolated
 /// towards its edges as Prometheus does.
 fn extrapolated(pts: &[(i64, f64)], range_start: i64, range_end: i64, is_counter: bool, is_rate: bool) -> Option<f64> {
+    extrapolated_with(pts, range_start, range_end, is_counter, is_rate, false)
+}
+
+/// `rate`/`increase` of a window its caller knows holds no counter reset,
+/// so the samples between the first and the last are not visited; the
+/// result is the same to the bit, since a window without resets adds
+/// nothing to `last - first`.
+pub(crate) fn extrapolated_without_resets(pts: &[(i64, f64)], range_start: i64, range_end: i64, is_rate: bool) -> Option<f64> {
+    extrapolated_with(pts, range_start, range_end, true, is_rate, true)
+}
+
+fn extrapolated_with(pts: &[(i64, f64)], range_start: i64, range_end: i64, is_counter: bool, is_rate: bool, no_resets: bool) -> Option<f64> {
     if pts.len() < 2 {
         return None;
     }
     let (first_t, first_v) = pts[0];
     let (last_t, last_v) = pts[pts.len() - 1];
     let mut result = last_v - first_v;
-    if is_counter {
+    if is_counter && !no_resets {
         let mut prev = first_v;
         for &(_, v) in &pts[1..] {
             if v < prev {

@@ -145,6 +145,8 @@ impl Evaluator<'_> {
         let mut per_step = vec![0usize; steps];
         let max_samples = self.opts.max_samples.saturating_sub(self.samples);
         let mut infos: Vec<Labels> = Vec::new();
+        let counter = matches!(p.f, RangeFn::Rate | RangeFn::Increase);
+        let mut resets: Vec<u32> = Vec::new();
         self.for_each_series(p.vs, first - p.range, last, |metric, pts| {
             // A table holds one value per step and series: as many points
             // as the result may hold, which `--query.max-samples` bounds.
@@ -152,6 +154,21 @@ impl Evaluator<'_> {
                 return Err(QueryError::TooManySamples);
             }
             pts.retain(|(_, v)| !model::value::is_stale_nan(*v));
+            // For `rate` and `increase`: how many counter resets precede
+            // each sample, so that a window without one is computed from
+            // its ends alone.
+            if counter {
+                resets.clear();
+                let mut n = 0u32;
+                let mut prev = f64::NAN;
+                for (j, &(_, v)) in pts.iter().enumerate() {
+                    if j > 0 && v < prev {
+                        n += 1;
+                    }
+                    resets.push(n);
+                    prev = v;
+                }
+            }
             // Both window edges only move forward as the steps do.
             let (mut lo, mut hi) = (0, 0);
             let mut any = false;
@@ -167,7 +184,12 @@ impl Evaluator<'_> {
                 loaded += window.len();
                 per_step[k] += window.len();
                 any |= !window.is_empty();
-                rows.push(funcs::over_time(p.f, window, r - p.range, r, step_t(k), p.q0, p.p1, p.p2)?);
+                let value = if counter && window.len() >= 2 && resets[hi - 1] == resets[lo] {
+                    funcs::extrapolated_without_resets(window, r - p.range, r, p.f == RangeFn::Rate)
+                } else {
+                    funcs::over_time(p.f, window, r - p.range, r, step_t(k), p.q0, p.p1, p.p2)?
+                };
+                rows.push(value);
             }
             if loaded > max_samples {
                 return Err(QueryError::TooManySamples);
