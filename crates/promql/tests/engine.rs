@@ -77,6 +77,22 @@ fn rate_sum_and_matching() {
     assert!(err.contains("many-to-many matching not allowed"), "{err}");
     let topk = vector(e.instant(&st, "topk(1, req_total)", 600_000).unwrap().value);
     assert_eq!(topk[0].0, r#"{__name__="req_total", instance="b", job="api"}"#);
+    // The name is gone before the aggregation sees the series, whether it
+    // reads them one by one or straight from the function's table.
+    let by_name = vector(e.instant(&st, "sum by (__name__, job) (rate(req_total[5m]))", 600_000).unwrap().value);
+    assert_eq!(by_name.len(), 1, "{by_name:?}");
+    assert_eq!(by_name[0].0, r#"{job="api"}"#);
+    let Value::Matrix(m) = e.range(&st, "sum by (__name__) (rate(req_total[5m]))", 300_000, 600_000, 60_000).unwrap().value else { panic!() };
+    assert_eq!(m.len(), 1);
+    assert_eq!(m[0].metric.to_string(), "{}");
+    assert_eq!(m[0].points.len(), 6);
+    // Two names, one label set once the names are gone: an error, in
+    // instant and range queries alike.
+    let st2 = storage(&[(&[("__name__", "a_total"), ("x", "1")], &c1), (&[("__name__", "b_total"), ("x", "1")], &c2)]);
+    let err = e.instant(&st2, "rate({x=\"1\"}[5m])", 600_000).unwrap_err().to_string();
+    assert!(err.contains("vector cannot contain metrics with the same labelset"), "{err}");
+    let err = e.range(&st2, "sum(rate({x=\"1\"}[5m]))", 300_000, 600_000, 60_000).unwrap_err().to_string();
+    assert!(err.contains("vector cannot contain metrics with the same labelset"), "{err}");
 }
 
 #[test]

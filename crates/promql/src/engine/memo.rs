@@ -20,9 +20,14 @@ use crate::parser::{Expr, VectorSelector};
 
 /// One function's values at every step of the query.
 pub(crate) struct StepTable {
-    /// Output labels, and whether the name is still due to go (delayed
-    /// name removal).
+    /// The input series' labels, and whether the name is still due to go
+    /// (delayed name removal).
     series: Vec<(Labels, bool)>,
+    /// Whether the function drops the name at once: the output labels are
+    /// then the input's without it, built on first use, since an
+    /// aggregation reading the table straight needs none of them.
+    strip_names: bool,
+    stripped: std::cell::OnceCell<Vec<Labels>>,
     /// Step-major: the value of series `i` at step `k` is at
     /// `k * series.len() + i`; `None` where the window was empty.
     values: Vec<Option<f64>>,
@@ -32,14 +37,16 @@ pub(crate) struct StepTable {
 }
 
 impl StepTable {
+    /// The output label set of row `i`.
+    fn output(&self, i: usize) -> &Labels {
+        if self.strip_names { &self.stripped.get_or_init(|| self.series.iter().map(|(l, _)| without_name(l)).collect())[i] } else { &self.series[i].0 }
+    }
+
     fn column(&self, k: usize, t: i64) -> Result<Vec<S>, QueryError> {
         let n = self.series.len();
         let row = self.values.get(k * n..(k + 1) * n).unwrap_or_default();
-        let out: Vec<S> = row
-            .iter()
-            .zip(&self.series)
-            .filter_map(|(v, (metric, drop_name))| v.map(|v| S { metric: metric.clone(), v, ts: t, drop_name: *drop_name }))
-            .collect();
+        let out: Vec<S> =
+            row.iter().enumerate().filter_map(|(i, v)| v.map(|v| S { metric: self.output(i).clone(), v, ts: t, drop_name: self.series[i].1 })).collect();
         if self.collide {
             let mut seen = std::collections::HashSet::with_capacity(out.len());
             if !out.iter().all(|s| seen.insert(&s.metric)) {
@@ -203,7 +210,7 @@ impl Evaluator<'_> {
                 (metric.clone(), true)
             } else {
                 names.insert(metric.metric_name().to_owned());
-                (without_name(metric), false)
+                (metric.clone(), false)
             });
             Ok(())
         })?;
@@ -221,11 +228,13 @@ impl Evaluator<'_> {
             }
         }
         self.samples += loaded;
-        let collide = names.len() > 1 && {
+        let mut table = StepTable { series, strip_names: !keep_name && !delayed, stripped: std::cell::OnceCell::new(), values, collide: false };
+        // Only series of different names can meet once names are gone.
+        table.collide = names.len() > 1 && {
             let mut seen = std::collections::HashSet::with_capacity(n);
-            !series.iter().all(|(l, _)| seen.insert(l))
+            !(0..n).all(|i| seen.insert(table.output(i).clone()))
         };
-        Ok(Some(StepTable { series, values, collide }))
+        Ok(Some(table))
     }
 }
 
@@ -339,7 +348,13 @@ impl Evaluator<'_> {
             Some(s) if s.len() == n => s.clone(),
             _ => {
                 let labels: Vec<Labels> = match &source {
-                    Source::Call(key) => self.tables.get(key)?.series.iter().map(|(l, _)| l.clone()).collect(),
+                    // A group never holds the name unless grouped `by` it,
+                    // so the input's labels group as the output's would.
+                    Source::Call(key) => {
+                        let table = self.tables.get(key)?;
+                        let by_name = !grouping.without && grouping.names.iter().any(|g| g == model::labels::METRIC_NAME);
+                        (0..n).map(|i| if by_name { table.output(i).clone() } else { table.series[i].0.clone() }).collect()
+                    }
                     Source::Selector(key) => self.selector_tables.get(key)?.series.clone(),
                 };
                 let cache = self.group_caches.entry(node).or_default();
