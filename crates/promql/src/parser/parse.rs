@@ -12,8 +12,14 @@ use super::lex::{Tok, Token, lex};
 
 /// Parses and type-checks a query.
 pub fn parse(input: &str) -> Result<Expr, ParseError> {
+    parse_whole(input, false)
+}
+
+/// The whole input as one expression; `metric_selector` relaxes the
+/// selector rules as Prometheus's `ParseMetricSelector` does.
+fn parse_whole(input: &str, metric_selector: bool) -> Result<Expr, ParseError> {
     let tokens = lex(input)?;
-    let mut p = Parser { input, tokens, i: 0, metric_selector: false };
+    let mut p = Parser { input, tokens, i: 0, metric_selector };
     if p.peek() == &Tok::Eof {
         return Err(p.err_at(0, "no expression found in input".into()));
     }
@@ -30,19 +36,10 @@ pub fn parse(input: &str) -> Result<Expr, ParseError> {
 /// selector may consist only of matchers that accept the empty value
 /// (promtool's default `{__name__=~'(?s:.*)'}`).
 pub fn parse_metric_selector(input: &str) -> Result<Vec<Matcher>, ParseError> {
-    let tokens = lex(input)?;
-    let mut p = Parser { input, tokens, i: 0, metric_selector: true };
-    if p.peek() == &Tok::Eof {
-        return Err(p.err_at(0, "no expression found in input".into()));
-    }
-    let e = p.expr(0)?;
-    if p.peek() != &Tok::Eof {
-        let t = p.tokens[p.i].clone();
-        return Err(p.err_at(t.start, format!("unexpected {}", t.tok.describe())));
-    }
+    let e = parse_whole(input, true)?;
     match e {
         Expr::Vector(vs) => Ok(vs.matchers),
-        _ => Err(p.err_at(0, "expected a series selector".into())),
+        _ => Err(ParseError::at(input, 0, "expected a series selector".into())),
     }
 }
 
