@@ -5,50 +5,19 @@
 //! without `--enable-feature=exemplar-storage` nothing is kept.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use prost::Message;
 use serde_json::{Value, json};
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap()
-}
-
-fn http(port: u16, method: &str, path: &str, headers: &str, body: &[u8]) -> (u16, String) {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return (0, String::new()) };
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(s, "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n", body.len()).unwrap();
-    s.write_all(body).unwrap();
-    let mut buf = Vec::new();
-    let _ = s.read_to_end(&mut buf);
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let code = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    (code, text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default())
-}
-
-fn get(port: u16, path: &str) -> (u16, String) {
-    http(port, "GET", path, "", b"")
-}
-
-fn json_of(port: u16, path: &str) -> Value {
-    let (code, body) = get(port, path);
-    assert_eq!(code, 200, "{path}: {body}");
-    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
-}
+use common::{Killed as Server, free_port, get, http, json};
 
 fn metric(port: u16, name: &str) -> Option<f64> {
     let (_, body) = get(port, "/metrics");
@@ -148,7 +117,7 @@ fn remote_write(port: u16) {
 
 /// Every exemplar narthex holds, as the API lists them.
 fn everything(port: u16) -> Value {
-    json_of(port, "/api/v1/query_exemplars?query=%7B__name__%3D~%22.%2B%22%7D")
+    json(port, "/api/v1/query_exemplars?query=%7B__name__%3D~%22.%2B%22%7D")
 }
 
 #[test]
@@ -209,9 +178,9 @@ scrape_configs:
     assert!(numbers.windows(2).all(|w| w[0] < w[1]), "{numbers:?}");
 
     // The time range and ORed selectors.
-    let only_bar = json_of(port, "/api/v1/query_exemplars?query=test_exemplar_metric_total&start=1600000000&end=2020-09-13T12:26:40Z");
+    let only_bar = json(port, "/api/v1/query_exemplars?query=test_exemplar_metric_total&start=1600000000&end=2020-09-13T12:26:40Z");
     assert_eq!(only_bar["data"].as_array().unwrap().len(), 1, "{only_bar}");
-    let or = json_of(
+    let or = json(
         port,
         "/api/v1/query_exemplars?query=test_exemplar_metric_total%7Bservice%3D%22bar%22%7D%20or%20rate(test_exemplar_metric_total%7Bservice%3D%22foo%22%7D%5B5m%5D)",
     );

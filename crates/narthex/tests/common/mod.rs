@@ -33,6 +33,36 @@ pub fn http_get(port: u16, path: &str) -> Option<String> {
     text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())
 }
 
+/// One HTTP/1.1 request with `Connection: close`: the status code (0 when
+/// nothing answered) and the body.
+pub fn http(port: u16, method: &str, path: &str, headers: &str, body: &[u8]) -> (u16, String) {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return (0, String::new()) };
+    if s.set_read_timeout(Some(Duration::from_secs(10))).is_err() {
+        return (0, String::new());
+    }
+    let head = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+    if s.write_all(head.as_bytes()).and_then(|()| s.write_all(body)).is_err() {
+        return (0, String::new());
+    }
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let code = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (code, text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default())
+}
+
+/// A GET: the status code and the body.
+pub fn get(port: u16, path: &str) -> (u16, String) {
+    http(port, "GET", path, "", b"")
+}
+
+/// A GET that must answer 200 with JSON.
+pub fn json(port: u16, path: &str) -> serde_json::Value {
+    let (code, body) = get(port, path);
+    assert_eq!(code, 200, "{path}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
+}
+
 /// Starts our binary on `cfg`, listening on `port`, with its data in `data`.
 pub fn start_narthex(cfg: &Path, port: u16, data: &Path, extra: &[&str]) -> Killed {
     Killed(

@@ -98,6 +98,26 @@ pub(crate) struct GroupCache {
     by_hash: HashMap<u64, Vec<usize>, IdHash>,
 }
 
+/// Appends the series' samples in `(mint, maxt]` to `points`.
+fn decode(s: &dyn storage::Series, mint: i64, maxt: i64, points: &mut Vec<(i64, f64)>) -> Result<(), QueryError> {
+    let mut it = s.iterator();
+    let mut state = it.seek(mint + 1);
+    while state == ValueType::Float {
+        let (pt, pv) = it.at();
+        if pt > maxt {
+            break;
+        }
+        if pt > mint {
+            points.push((pt, pv));
+        }
+        state = it.next();
+    }
+    match it.err() {
+        Some(e) => Err(QueryError::Storage(e.to_string())),
+        None => Ok(()),
+    }
+}
+
 /// Hashing for keys that are already well spread (addresses): one
 /// multiplication instead of SipHash's rounds.
 pub(crate) type IdHash = std::hash::BuildHasherDefault<IdHasher>;
@@ -198,7 +218,8 @@ impl Grouping<'_> {
                 }
             }
         } else {
-            self.names.iter().all(|g| m.get(g) == group.get(g)) && group.iter().all(|l| self.names.iter().any(|g| g == l.name))
+            // A group's labels are only grouping labels, by construction.
+            self.names.iter().all(|g| m.get(g) == group.get(g))
         }
     }
 }
@@ -339,6 +360,14 @@ impl<'a> Evaluator<'a> {
         }
     }
 
+    /// Prometheus's warning for a quantile outside [0, 1], at `arg`.
+    pub fn warn_quantile(&mut self, q: f64, arg: &Expr) {
+        if !(0.0..=1.0).contains(&q) {
+            let pos = self.position(arg.span());
+            self.warnings.push(format!("PromQL warning: quantile value should be between 0 and 1, got {} {pos}", format_value(q)));
+        }
+    }
+
     /// `(line:col)` of a node, as Prometheus appends it to annotations.
     pub fn position(&self, span: crate::parser::Span) -> String {
         let e = crate::parser::ParseError::at(self.query, span.start, String::new());
@@ -429,10 +458,10 @@ impl<'a> Evaluator<'a> {
                     Some(p) => {
                         let v = self.eval(p, t)?;
                         if let Val::Scalar(x) = v {
-                            let pos = self.position(p.span());
-                            if *op == AggOp::Quantile && !(0.0..=1.0).contains(&x) {
-                                self.warnings.push(format!("PromQL warning: quantile value should be between 0 and 1, got {} {pos}", format_value(x)));
+                            if *op == AggOp::Quantile {
+                                self.warn_quantile(x, p);
                             }
+                            let pos = self.position(p.span());
                             if *op == AggOp::LimitRatio && !(-1.0..=1.0).contains(&x) {
                                 let capped = x.clamp(-1.0, 1.0);
                                 self.warnings.push(format!(
@@ -530,7 +559,13 @@ impl<'a> Evaluator<'a> {
     }
 
     fn count_samples(&mut self, n: usize) -> Result<(), QueryError> {
-        self.count_step_samples(None, n);
+        self.count_samples_at(None, n)
+    }
+
+    /// Counts `n` samples read for step `k` (the step under way when
+    /// `None`) against `--query.max-samples`.
+    pub(crate) fn count_samples_at(&mut self, k: Option<usize>, n: usize) -> Result<(), QueryError> {
+        self.count_step_samples(k, n);
         self.samples += n;
         if self.samples > self.opts.max_samples {
             return Err(QueryError::TooManySamples);
@@ -581,10 +616,25 @@ impl<'a> Evaluator<'a> {
         maxt: i64,
         mut f: impl FnMut(&Labels, &mut Vec<(i64, f64)>) -> Result<(), QueryError>,
     ) -> Result<(), QueryError> {
+        let mut points = Vec::with_capacity(16);
+        self.select_each(vs, mint, maxt, |s| {
+            points.clear();
+            decode(s, mint, maxt, &mut points)?;
+            f(s.labels(), &mut points)
+        })
+    }
+
+    /// Calls `f` with each series `vs` selects over `(mint, maxt]`.
+    fn select_each(
+        &self,
+        vs: &VectorSelector,
+        mint: i64,
+        maxt: i64,
+        mut f: impl FnMut(&dyn storage::Series) -> Result<(), QueryError>,
+    ) -> Result<(), QueryError> {
         self.ctl.check()?;
         let hints = SelectHints { start: mint, end: maxt, ..Default::default() };
         let mut set = self.q.select(false, Some(&hints), &vs.matchers);
-        let mut points = Vec::with_capacity(16);
         let mut read = 0u32;
         while let Some(s) = set.next() {
             // The deadline and the client are checked as a large selector
@@ -593,23 +643,7 @@ impl<'a> Evaluator<'a> {
             if read % 4096 == 0 {
                 self.ctl.check()?;
             }
-            let mut it = s.iterator();
-            points.clear();
-            let mut state = it.seek(mint + 1);
-            while state == ValueType::Float {
-                let (pt, pv) = it.at();
-                if pt > maxt {
-                    break;
-                }
-                if pt > mint {
-                    points.push((pt, pv));
-                }
-                state = it.next();
-            }
-            if let Some(e) = it.err() {
-                return Err(QueryError::Storage(e.to_string()));
-            }
-            f(s.labels(), &mut points)?;
+            f(s.as_ref())?;
         }
         if let Some(e) = set.err() {
             return Err(QueryError::Storage(e.to_string()));
@@ -633,30 +667,16 @@ impl<'a> Evaluator<'a> {
             // An instant query reads each selector once: straight from
             // storage, keeping only each series' newest sample.
             let mut out = Vec::new();
-            self.ctl.check()?;
-            let hints = SelectHints { start: mint, end: ref_t, ..Default::default() };
-            let mut set = self.q.select(false, Some(&hints), &vs.matchers);
-            while let Some(s) = set.next() {
+            let mut points = Vec::new();
+            self.select_each(vs, mint, ref_t, |s| {
                 let newest = match s.latest() {
                     // Storage knows the newest sample in the window: no
                     // chunk is decoded for it.
                     Some((t, v)) if t <= ref_t => Some((t, v)),
                     _ => {
-                        let mut it = s.iterator();
-                        let mut newest = None;
-                        let mut state = it.seek(mint + 1);
-                        while state == ValueType::Float {
-                            let (pt, pv) = it.at();
-                            if pt > ref_t {
-                                break;
-                            }
-                            newest = Some((pt, pv));
-                            state = it.next();
-                        }
-                        if let Some(e) = it.err() {
-                            return Err(QueryError::Storage(e.to_string()));
-                        }
-                        newest
+                        points.clear();
+                        decode(s, mint, ref_t, &mut points)?;
+                        points.last().copied()
                     }
                 };
                 if let Some((pt, pv)) = newest
@@ -665,10 +685,8 @@ impl<'a> Evaluator<'a> {
                 {
                     out.push(S { metric: s.labels().clone(), v: pv, ts: pt, drop_name: false });
                 }
-            }
-            if let Some(e) = set.err() {
-                return Err(QueryError::Storage(e.to_string()));
-            }
+                Ok(())
+            })?;
             self.count_samples(out.len())?;
             return Ok(out);
         }

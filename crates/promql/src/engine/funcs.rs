@@ -15,7 +15,8 @@ fn err(msg: impl Into<String>) -> QueryError {
 }
 
 /// Functions whose result keeps the input's metric name.
-const KEEPS_NAME: &[&str] = &["last_over_time", "first_over_time", "sort", "sort_desc", "sort_by_label", "sort_by_label_desc", "label_replace", "label_join"];
+pub(crate) const KEEPS_NAME: &[&str] =
+    &["last_over_time", "first_over_time", "sort", "sort_desc", "sort_by_label", "sort_by_label_desc", "label_replace", "label_join"];
 
 pub(crate) fn call(ev: &mut Evaluator<'_>, f: &'static Function, args: &[Expr], t: i64) -> Result<Val, QueryError> {
     let name = f.name;
@@ -142,10 +143,7 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, f: &'static Function, args: &[Expr], 
         }
         "histogram_quantile" => {
             let q = scalar(0);
-            if !(0.0..=1.0).contains(&q) {
-                let pos = ev.position(args[0].span());
-                ev.warnings.push(format!("PromQL warning: quantile value should be between 0 and 1, got {} {pos}", super::eval::format_value(q)));
-            }
+            ev.warn_quantile(q, &args[0]);
             let Some(Val::Vector(v)) = vals.into_iter().nth(1) else { return Err(err("histogram_quantile needs a vector")) };
             return Ok(Val::Vector(histogram_quantile(q, v, t)));
         }
@@ -185,9 +183,8 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, f: &'static Function, args: &[Expr], 
                 return Err(err(format!("{name} needs a range vector")));
             };
             let mut out = Vec::with_capacity(series.len());
-            if name == "quantile_over_time" && !(0.0..=1.0).contains(&q0) {
-                let pos = ev.position(args[0].span());
-                ev.warnings.push(format!("PromQL warning: quantile value should be between 0 and 1, got {} {pos}", super::eval::format_value(q0)));
+            if name == "quantile_over_time" {
+                ev.warn_quantile(q0, &args[0]);
             }
             let Some(rf) = RangeFn::resolve(name) else { return Err(err(format!("function {name:?} is not implemented yet"))) };
             for m in series {

@@ -57,9 +57,22 @@ impl StepTable {
     }
 }
 
+/// Rows read series by series (`steps` cells each) laid out step by step,
+/// so that one step's column is contiguous.
+fn step_major<T: Copy>(rows: &[T], steps: usize, n: usize, fill: T) -> Vec<T> {
+    let mut out = vec![fill; n * steps];
+    for (i, row) in rows.chunks(steps).enumerate() {
+        for (k, v) in row.iter().enumerate() {
+            out[k * n + i] = *v;
+        }
+    }
+    out
+}
+
 /// What a call needs to be evaluated series-major: the function, its range
 /// selector, and its literal parameters.
 struct Plan<'e> {
+    name: &'static str,
     f: RangeFn,
     vs: &'e VectorSelector,
     range: i64,
@@ -81,7 +94,7 @@ fn plan<'e>(func: &Function, args: &'e [Expr]) -> Option<Plan<'e>> {
         let Expr::Number { value, .. } = a else { return None };
         params[i] = *value;
     }
-    Some(Plan { f, vs, range: *range, q0: params[0], p1: params[1], p2: params[2] })
+    Some(Plan { name: func.name, f, vs, range: *range, q0: params[0], p1: params[1], p2: params[2] })
 }
 
 impl Evaluator<'_> {
@@ -136,12 +149,11 @@ impl Evaluator<'_> {
         let step_t = move |k: usize| start + k as i64 * step;
         let refs: Vec<i64> = (0..steps).map(|k| self.ref_time(p.vs.at, p.vs.offset, step_t(k))).collect();
         let (Some(&first), Some(&last)) = (refs.iter().min(), refs.iter().max()) else { return Ok(None) };
-        let keep_name = matches!(p.f, RangeFn::Last | RangeFn::First);
+        let keep_name = funcs::KEEPS_NAME.contains(&p.name);
         let delayed = self.opts.delayed_name_removal;
         let mat_arg = &args[usize::from(p.f == RangeFn::Quantile)];
-        if p.f == RangeFn::Quantile && !(0.0..=1.0).contains(&p.q0) {
-            let pos = self.position(args[0].span());
-            self.warnings.push(format!("PromQL warning: quantile value should be between 0 and 1, got {} {pos}", super::eval::format_value(p.q0)));
+        if p.f == RangeFn::Quantile {
+            self.warn_quantile(p.q0, &args[0]);
         }
         // Series-major while reading: one row per series, turned into
         // step-major columns once all are known.
@@ -221,12 +233,7 @@ impl Evaluator<'_> {
             self.count_step_samples(Some(k), n);
         }
         let n = series.len();
-        let mut values = vec![None; n * steps];
-        for (i, row) in rows.chunks(steps).enumerate() {
-            for (k, v) in row.iter().enumerate() {
-                values[k * n + i] = *v;
-            }
-        }
+        let values = step_major(&rows, steps, n, None);
         self.samples += loaded;
         let mut table = StepTable { series, strip_names: !keep_name && !delayed, stripped: std::cell::OnceCell::new(), values, collide: false };
         // Only series of different names can meet once names are gone.
@@ -270,19 +277,10 @@ impl Evaluator<'_> {
             Err(e) => return Some(Err(e)),
         };
         let out = self.selector_tables.get(&key)?.column(k);
-        if let Err(e) = self.count_table_samples(k, out.len()) {
+        if let Err(e) = self.count_samples_at(Some(k), out.len()) {
             return Some(Err(e));
         }
         Some(Ok(out))
-    }
-
-    fn count_table_samples(&mut self, k: usize, n: usize) -> Result<(), QueryError> {
-        self.count_step_samples(Some(k), n);
-        self.samples += n;
-        if self.samples > self.opts.max_samples {
-            return Err(QueryError::TooManySamples);
-        }
-        Ok(())
     }
 
     /// Builds the selector's table in a range query if not built yet;
@@ -397,7 +395,7 @@ impl Evaluator<'_> {
             }
         }
         if matches!(source, Source::Selector(_))
-            && let Err(e) = self.count_table_samples(k, present)
+            && let Err(e) = self.count_samples_at(Some(k), present)
         {
             return Some(Err(e));
         }
@@ -437,13 +435,7 @@ impl Evaluator<'_> {
             series.push(metric.clone());
             Ok(())
         })?;
-        let n = series.len();
-        let mut cells = vec![(NONE, 0.0); n * steps];
-        for (i, row) in rows.chunks(steps).enumerate() {
-            for (k, v) in row.iter().enumerate() {
-                cells[k * n + i] = *v;
-            }
-        }
+        let cells = step_major(&rows, steps, series.len(), (NONE, 0.0));
         Ok(SelectorTable { series, cells })
     }
 }
