@@ -268,6 +268,11 @@ const IMPLEMENTED: &[&str] = &[
     "storage.tsdb.path",
     "storage.tsdb.wal-compression",
     "no-storage.tsdb.wal-compression",
+    "storage.tsdb.retention.time",
+    "storage.tsdb.retention.size",
+    "storage.tsdb.no-lockfile",
+    "storage.tsdb.min-block-duration",
+    "storage.tsdb.max-block-duration",
     "web.listen-address",
     "web.external-url",
     "web.route-prefix",
@@ -368,7 +373,7 @@ mod tests {
         let un = ServerFlags::unimplemented(&m);
         assert!(un.contains(&"--rules.alert.resend-delay".to_owned()));
         assert!(!un.iter().any(|f| f == "--query.timeout"), "the query flags take effect");
-        assert!(un.contains(&"--storage.tsdb.retention.time".to_owned()));
+        assert!(!un.iter().any(|f| f == "--storage.tsdb.retention.time"), "retention takes effect");
         assert!(!un.iter().any(|f| f == "--web.enable-lifecycle"));
         let (_, storage) = parse(&["narthex", "--storage.tsdb.path=/x", "--no-storage.tsdb.wal-compression"]);
         assert!(ServerFlags::unimplemented(&storage).is_empty(), "storage flags take effect");

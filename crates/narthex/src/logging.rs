@@ -14,6 +14,10 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::flags::{LogFormat, LogLevel};
 
+/// Targets of the workspace's crates (their library names).
+const OUR_CRATES: &[&str] =
+    &["narthex", "config", "discovery", "httpclient", "model", "promql", "relabel", "remote", "scrape", "storage", "textparse", "tsdb", "web"];
+
 /// Installs the global logger; call once, first thing.
 pub fn init(level: LogLevel, format: LogFormat) {
     let level = match level {
@@ -22,9 +26,9 @@ pub fn init(level: LogLevel, format: LogFormat) {
         LogLevel::Warn => LevelFilter::WARN,
         LogLevel::Error => LevelFilter::ERROR,
     };
-    // Libraries speak only when something is wrong; their debug output
-    // would drown ours.
-    let filter = Targets::new().with_default(level.min(LevelFilter::WARN)).with_target("narthex", level);
+    // Third-party libraries speak only when something is wrong; their
+    // debug output would drown ours. Our own crates log at the level asked.
+    let filter = OUR_CRATES.iter().fold(Targets::new().with_default(level.min(LevelFilter::WARN)), |f, c| f.with_target(*c, level));
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).event_format(PromFormat { json: format == LogFormat::Json });
     // A second init (tests) keeps the first logger.
     let _ = tracing_subscriber::registry().with(filter).with(fmt).try_init();

@@ -38,7 +38,7 @@ const STOP_GRACE: Duration = Duration::from_secs(4);
 
 /// Components of Prometheus not built yet; announced at start-up so that
 /// nobody mistakes their absence for an empty result.
-const NOT_YET: &str = "persistent blocks in the server (the head and its WAL only; `narthex tsdb` tools read and write blocks), service discovery other than static_configs, file_sd_configs and http_sd_configs, rules, notifier, query API beyond /api/v1/query and /api/v1/query_range";
+const NOT_YET: &str = "service discovery other than static_configs, file_sd_configs and http_sd_configs, rules, notifier, remote write and read clients";
 
 fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
@@ -85,6 +85,45 @@ fn run_server(flags: &ServerFlags, matches: &clap::ArgMatches) -> anyhow::Result
     runtime.block_on(serve(flags, matches, mode, &initial))
 }
 
+/// The database's settings from the storage flags, with Prometheus's
+/// defaults: 15 d of time retention unless a size is given, blocks merged
+/// up to a tenth of that (at most 31 d).
+fn db_options(flags: &ServerFlags, max_exemplars: i64) -> anyhow::Result<tsdb::db::DbOptions> {
+    let duration = |name: &str, v: &str| promql::parser::parse_duration(v).ok_or_else(|| anyhow::anyhow!("invalid --{name} {v:?}: not a duration"));
+    let retention_duration = match &flags.storage_tsdb_retention_time {
+        Some(v) => duration("storage.tsdb.retention.time", v)?,
+        None => 0,
+    };
+    let max_bytes = match &flags.storage_tsdb_retention_size {
+        Some(v) => {
+            let b: config::units::ByteSize = v.parse().map_err(|e| anyhow::anyhow!("invalid --storage.tsdb.retention.size {v:?}: {e}"))?;
+            u64::try_from(b.0).map_err(|_| anyhow::anyhow!("--storage.tsdb.retention.size must not be negative"))?
+        }
+        None => 0,
+    };
+    let retention_duration = if retention_duration == 0 && max_bytes == 0 { 15 * 24 * 3600 * 1000 } else { retention_duration };
+    let min_block_duration = duration("storage.tsdb.min-block-duration", &flags.storage_tsdb_min_block_duration)?;
+    if min_block_duration <= 0 {
+        anyhow::bail!("--storage.tsdb.min-block-duration must be positive");
+    }
+    let max_block_duration = match &flags.storage_tsdb_max_block_duration {
+        Some(v) => duration("storage.tsdb.max-block-duration", v)?,
+        None => tsdb::db::DbOptions::default_max_block_duration(retention_duration),
+    };
+    Ok(tsdb::db::DbOptions {
+        retention_duration,
+        max_bytes,
+        min_block_duration,
+        max_block_duration,
+        head: tsdb::head::HeadOptions {
+            wal_compression: flags.storage_tsdb_wal_compression && !flags.no_storage_tsdb_wal_compression,
+            max_exemplars,
+            ..Default::default()
+        },
+        no_lockfile: flags.storage_tsdb_no_lockfile,
+    })
+}
+
 /// The `--enable-feature` values that change something here.
 const FEATURES: &[&str] =
     &["exemplar-storage", "extra-scrape-metrics", "promql-delayed-name-removal", "promql-experimental-functions", "promql-per-step-stats"];
@@ -97,6 +136,7 @@ async fn serve(flags: &ServerFlags, matches: &clap::ArgMatches, mode: Mode, init
     registry.register_collector(Box::new(process::ProcessCollector));
     let mut reloader = Reloader::new(flags.config_file.clone(), mode, &mut registry);
     let head_metrics = tsdb::head::HeadMetrics::new(Some(&mut registry));
+    let db_metrics = tsdb::db::DbMetrics::new(Some(&mut registry));
     // Without the feature the ring has no room: exemplars are neither kept
     // nor logged, and the exemplar API finds none (Prometheus's behaviour).
     let exemplar_storage = feature_enabled(flags, "exemplar-storage");
@@ -111,8 +151,8 @@ async fn serve(flags: &ServerFlags, matches: &clap::ArgMatches, mode: Mode, init
         reloader.register(
             "storage",
             reload::sync_applier(move |cfg| {
-                if let Some(head) = st.head() {
-                    head.set_max_exemplars(cfg.storage.max_exemplars());
+                if let Some(db) = st.db() {
+                    db.head().set_max_exemplars(cfg.storage.max_exemplars());
                 }
                 Ok(())
             }),
@@ -206,13 +246,8 @@ async fn serve(flags: &ServerFlags, matches: &clap::ArgMatches, mode: Mode, init
     };
 
     let mut group = RunGroup::new(STOP_GRACE);
-    let head_opts = tsdb::head::HeadOptions {
-        wal_dir: Some(flags.storage_tsdb_path.join("wal")),
-        chunks_dir: Some(flags.storage_tsdb_path.join("chunks_head")),
-        wal_compression: flags.storage_tsdb_wal_compression && !flags.no_storage_tsdb_wal_compression,
-        max_exemplars,
-        ..Default::default()
-    };
+    let db_opts = db_options(flags, max_exemplars)?;
+    let data_dir = flags.storage_tsdb_path.clone();
 
     // First, so that a signal during a slow start-up still stops us cleanly.
     let quit_signal = quit.clone();
@@ -234,14 +269,34 @@ async fn serve(flags: &ServerFlags, matches: &clap::ArgMatches, mode: Mode, init
     // Storage opens first so that nothing writes or reads before the WAL is
     // replayed, and closes last so that the WAL is flushed.
     group.add("storage", move |token, started| async move {
-        let wal_dir = head_opts.wal_dir.clone().unwrap_or_default();
-        tracing::info!(component = "tsdb", path = %wal_dir.display(), "Replaying WAL, this may take a while");
-        let head = tokio::task::spawn_blocking(move || tsdb::head::Head::open(head_opts, head_metrics)).await??;
-        storage.set(head.clone());
+        tracing::info!(component = "tsdb", path = %data_dir.join("wal").display(), "Replaying WAL, this may take a while");
+        let dir = data_dir.clone();
+        let db = tokio::task::spawn_blocking(move || tsdb::db::Db::open(&dir, db_opts, head_metrics, db_metrics))
+            .await?
+            .with_context(|| format!("opening storage at {}", data_dir.display()))?;
+        let db = Arc::new(db);
+        // Appends wake the compactor as soon as the head has a range to
+        // cut, besides its periodic check.
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let w = wake.clone();
+        db.head().set_compactable_hook(Box::new(move || w.notify_one()));
+        storage.set(db.clone());
         tracing::info!(component = "tsdb", "TSDB started");
         started.up();
-        token.cancelled().await;
-        tokio::task::spawn_blocking(move || head.close()).await??;
+        loop {
+            // The head may already span enough after replay.
+            let d = db.clone();
+            match tokio::task::spawn_blocking(move || d.compact()).await? {
+                Ok(()) => {}
+                Err(e) => tracing::error!(component = "tsdb", err = %e, "compaction failed"),
+            }
+            tokio::select! {
+                _ = token.cancelled() => break,
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+            }
+        }
+        tokio::task::spawn_blocking(move || db.close()).await??;
         tracing::info!(component = "tsdb", "TSDB closed");
         Ok(())
     });

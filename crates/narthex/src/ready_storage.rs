@@ -1,39 +1,42 @@
 //! The storage handle components are built with before storage is open
-//! (as Prometheus's `readyStorage`): until the head has replayed its WAL,
-//! appends fail with "TSDB not ready" instead of racing the replay.
+//! (as Prometheus's `readyStorage`): until the database has opened its
+//! blocks and replayed its WAL, appends fail with "TSDB not ready" instead
+//! of racing the replay.
 
 use std::sync::{Arc, OnceLock};
 
 use model::{Exemplar, Labels, Metadata, Timestamp};
 use storage::{Appendable, Appender, ExemplarQuerier, ExemplarQueryable, Querier, Queryable, SeriesRef, StorageError};
-use tsdb::head::{Head, HeadStorage};
+use tsdb::db::Db;
 
 #[derive(Debug, Clone, Default)]
-pub struct ReadyStorage(Arc<OnceLock<Arc<Head>>>);
+pub struct ReadyStorage(Arc<OnceLock<Arc<Db>>>);
 
 impl ReadyStorage {
-    /// Makes the opened head available; later calls are ignored.
-    pub fn set(&self, head: Arc<Head>) {
-        let _ = self.0.set(head);
+    /// Makes the opened database available; later calls are ignored.
+    pub fn set(&self, db: Arc<Db>) {
+        let _ = self.0.set(db);
     }
 
-    /// The head, once open.
-    pub fn head(&self) -> Option<Arc<Head>> {
+    /// The database, once open.
+    pub fn db(&self) -> Option<Arc<Db>> {
         self.0.get().cloned()
+    }
+
+    fn get(&self) -> Result<&Arc<Db>, StorageError> {
+        self.0.get().ok_or_else(|| StorageError::Other("TSDB not ready".into()))
     }
 }
 
 impl ExemplarQueryable for ReadyStorage {
     fn exemplar_querier(&self) -> Result<Box<dyn ExemplarQuerier>, StorageError> {
-        let head = self.0.get().ok_or_else(|| StorageError::Other("TSDB not ready".into()))?;
-        HeadStorage(head.clone()).exemplar_querier()
+        self.get()?.exemplar_querier()
     }
 }
 
 impl Queryable for ReadyStorage {
     fn querier(&self, mint: Timestamp, maxt: Timestamp) -> Result<Box<dyn Querier>, StorageError> {
-        let head = self.0.get().ok_or_else(|| StorageError::Other("TSDB not ready".into()))?;
-        HeadStorage(head.clone()).querier(mint, maxt)
+        self.get()?.querier(mint, maxt)
     }
 }
 
@@ -43,18 +46,18 @@ impl Appendable for ReadyStorage {
     }
 }
 
-/// Binds to the head on first use, so that an appender taken before the
-/// head opened (a scrape loop's, kept for its lifetime) works once it has.
+/// Binds to the database on first use, so that an appender taken before
+/// it opened (a scrape loop's, kept for its lifetime) works once it has.
 struct ReadyAppender {
-    storage: Arc<OnceLock<Arc<Head>>>,
+    storage: Arc<OnceLock<Arc<Db>>>,
     inner: Option<Box<dyn Appender>>,
 }
 
 impl ReadyAppender {
     fn inner(&mut self) -> Result<&mut Box<dyn Appender>, StorageError> {
         if self.inner.is_none() {
-            let head = self.storage.get().ok_or_else(|| StorageError::Other("TSDB not ready".into()))?;
-            self.inner = Some(HeadStorage(head.clone()).appender());
+            let db = self.storage.get().ok_or_else(|| StorageError::Other("TSDB not ready".into()))?;
+            self.inner = Some(db.appender());
         }
         self.inner.as_mut().ok_or_else(|| StorageError::Other("TSDB not ready".into()))
     }

@@ -18,7 +18,7 @@ use storage::StorageError;
 use tsdb::head::{Head, HeadMetrics, HeadOptions, HeadStorage};
 
 fn new_storage() -> Result<Box<dyn TestStorage>, StorageError> {
-    let head = Head::open(HeadOptions::default(), HeadMetrics::new(None)).map_err(|e| StorageError::Other(e.to_string()))?;
+    let head = Head::open(HeadOptions::test_storage(), HeadMetrics::new(None)).map_err(|e| StorageError::Other(e.to_string()))?;
     Ok(Box::new(HeadStorage(head)))
 }
 

@@ -12,7 +12,7 @@ use tsdb::head::{Head, HeadMetrics, HeadOptions, HeadStorage};
 type TestSeries<'a> = (&'a [(&'a str, &'a str)], &'a [(i64, f64)]);
 
 fn storage(series: &[TestSeries<'_>]) -> HeadStorage {
-    let head = Head::open(HeadOptions::default(), HeadMetrics::new(None)).unwrap();
+    let head = Head::open(HeadOptions::test_storage(), HeadMetrics::new(None)).unwrap();
     let st = HeadStorage(head);
     let mut app = st.appender();
     for (labels, points) in series {

@@ -191,6 +191,31 @@ pub trait ExemplarQueryable: Send + Sync {
     fn exemplar_querier(&self) -> Result<Box<dyn ExemplarQuerier>, StorageError>;
 }
 
+/// A series' labels and samples, as [`read_all`] gives them.
+pub type SeriesSamples = (Labels, Vec<(Timestamp, f64)>);
+
+/// Every series of `set` with all its samples, in the set's order; the
+/// first error of an iterator or of the set ends it. For tools and tests
+/// that want whole series, not a streaming read.
+pub fn read_all(set: &mut dyn SeriesSet) -> Result<Vec<SeriesSamples>, StorageError> {
+    let mut out = Vec::new();
+    while let Some(s) = set.next() {
+        let mut it = s.iterator();
+        let mut samples = Vec::new();
+        while it.next() == ValueType::Float {
+            samples.push(it.at());
+        }
+        if let Some(e) = it.err() {
+            return Err(StorageError::Other(format!("reading {}: {e}", s.labels())));
+        }
+        out.push((s.labels().clone(), samples));
+    }
+    match set.err() {
+        Some(e) => Err(StorageError::Other(e.to_string())),
+        None => Ok(out),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@
 pub mod block;
 pub mod chunkenc;
 pub mod chunks_head;
+pub mod db;
 pub mod encoding;
 pub mod exemplar;
 pub mod head;

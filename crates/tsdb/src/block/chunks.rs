@@ -27,6 +27,7 @@ const MAX_CHUNK_LEN_FIELD: u64 = 5;
 /// Appends chunks to segment files, cutting a new segment when a series'
 /// chunks would overflow the current one (a series' chunks stay together,
 /// as Prometheus keeps them).
+#[derive(Debug)]
 pub(crate) struct ChunkWriter {
     dir: PathBuf,
     segment_size: u64,

@@ -26,9 +26,10 @@ pub use chunks::{ChunkReader, SEGMENT_MAX_SIZE};
 pub use index::{ChunkMeta, IndexReader};
 pub use meta::{BlockCompaction, BlockDesc, BlockMeta, BlockStats};
 pub use querier::BlockQuerier;
+pub(crate) use querier::BlockSeries;
 pub use tombstones::Tombstones;
 pub use ulid::Ulid;
-pub use writer::{SeriesSamples, WriteOptions, cut_chunks, write_block, write_block_with};
+pub use writer::{BlockWriter, ChunkPart, SeriesSamples, WriteOptions, cut_chunks, write_block, write_block_with};
 
 use crate::encoding::DecodeError;
 

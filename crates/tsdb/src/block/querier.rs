@@ -30,6 +30,14 @@ impl BlockQuerier {
         BlockQuerier { block, mint, maxt }
     }
 
+    pub fn mint(&self) -> i64 {
+        self.mint
+    }
+
+    pub fn maxt(&self) -> i64 {
+        self.maxt
+    }
+
     /// Sorted ids of the series matching all `matchers`; none for no
     /// matchers, as the head answers.
     pub fn postings_for_matchers(&self, matchers: &[Matcher]) -> Result<Vec<u32>, BlockError> {
@@ -90,12 +98,39 @@ impl BlockQuerier {
     }
 }
 
+impl BlockQuerier {
+    /// Series `id` with its chunks in `[mint, maxt]`, or `None` if it has
+    /// none.
+    pub(crate) fn load_series(&self, id: u32, mint: i64, maxt: i64) -> Result<Option<BlockSeries<'_>>, BlockError> {
+        let block = &self.block;
+        let (labels, metas) = block.index().series(id)?;
+        let mut chunks = Vec::new();
+        let mut max_time = i64::MIN;
+        for c in metas.iter().filter(|c| c.max_time >= mint && c.min_time <= maxt) {
+            let (enc, data) = block.chunks().chunk(c.r)?;
+            if enc != Encoding::Xor {
+                return Err(BlockError::Input(format!("series {labels}: {enc} chunks are not supported yet")));
+            }
+            chunks.push(data);
+            max_time = max_time.max(c.max_time);
+        }
+        if chunks.is_empty() {
+            return Ok(None);
+        }
+        let deleted = block.tombstones().intervals(u64::from(id));
+        Ok(Some(BlockSeries { labels, max_time, chunks, deleted, mint, maxt }))
+    }
+}
+
 fn widen(p: Vec<u32>) -> Vec<u64> {
     p.into_iter().map(u64::from).collect()
 }
 
-struct BlockSeries<'a> {
-    labels: Labels,
+pub(crate) struct BlockSeries<'a> {
+    pub(crate) labels: Labels,
+    /// The newest chunk's end, so that a merge knows without decoding
+    /// whether the head's last sample is the series' last.
+    pub(crate) max_time: i64,
     chunks: Vec<&'a [u8]>,
     deleted: &'a [(i64, i64)],
     mint: i64,
@@ -195,35 +230,13 @@ struct BlockSeriesSet<'a> {
     err: Option<StorageError>,
 }
 
-impl<'a> BlockSeriesSet<'a> {
-    /// Series `id` with its chunks in range, or `None` if it has none; it
-    /// borrows the block, not the set, so the set may record errors.
-    fn load(q: &'a BlockQuerier, id: u32, mint: i64, maxt: i64) -> Result<Option<BlockSeries<'a>>, BlockError> {
-        let block = &q.block;
-        let (labels, metas) = block.index().series(id)?;
-        let mut chunks = Vec::new();
-        for c in metas.iter().filter(|c| c.max_time >= mint && c.min_time <= maxt) {
-            let (enc, data) = block.chunks().chunk(c.r)?;
-            if enc != Encoding::Xor {
-                return Err(BlockError::Input(format!("series {labels}: {enc} chunks are not supported yet")));
-            }
-            chunks.push(data);
-        }
-        if chunks.is_empty() {
-            return Ok(None);
-        }
-        let deleted = block.tombstones().intervals(u64::from(id));
-        Ok(Some(BlockSeries { labels, chunks, deleted, mint, maxt }))
-    }
-}
-
 impl SeriesSet for BlockSeriesSet<'_> {
     fn next(&mut self) -> Option<Box<dyn Series + '_>> {
         if self.err.is_some() {
             return None;
         }
         for id in self.ids.by_ref() {
-            match Self::load(self.q, id, self.mint, self.maxt) {
+            match self.q.load_series(id, self.mint, self.maxt) {
                 Ok(Some(s)) => return Some(Box::new(s)),
                 Ok(None) => continue,
                 Err(e) => {

@@ -87,19 +87,7 @@ type Dumped = Vec<(Labels, Vec<(i64, f64)>)>;
 
 fn dump(block: &Arc<Block>, mint: i64, maxt: i64, ms: &[Matcher]) -> Dumped {
     let q = BlockQuerier::new(Arc::clone(block), mint, maxt);
-    let mut set = q.select(true, None, ms);
-    let mut out = Vec::new();
-    while let Some(s) = set.next() {
-        let mut it = s.iterator();
-        let mut samples = Vec::new();
-        while it.next() == ValueType::Float {
-            samples.push(it.at());
-        }
-        assert!(it.err().is_none(), "{:?}", it.err());
-        out.push((s.labels().clone(), samples));
-    }
-    assert!(set.err().is_none(), "{:?}", set.err());
-    out
+    storage::read_all(q.select(true, None, ms).as_mut()).unwrap()
 }
 
 /// A small deterministic generator: tests must not depend on a seed file.

@@ -78,7 +78,7 @@ impl HeadAppender {
 
 impl Appender for HeadAppender {
     fn append(&mut self, hint: SeriesRef, labels: &Labels, t: i64, v: f64) -> Result<SeriesRef, StorageError> {
-        if t < self.head.min_valid_time() {
+        if t < self.head.appendable_min_valid_time() {
             self.head.metrics.out_of_bound_samples.inc();
             return Err(StorageError::OutOfBounds);
         }
@@ -192,6 +192,7 @@ impl Appender for HeadAppender {
         }
         self.head.extend_time_range(mint, maxt);
         self.head.metrics.samples_appended.inc_by(appended);
+        self.head.notify_if_compactable();
         for (s, e) in self.exemplars.drain(..) {
             // Best effort, as in Prometheus: an exemplar that another batch
             // made out of order since it was checked is dropped (and

@@ -26,6 +26,7 @@ pub use appender::HeadAppender;
 pub use metrics::HeadMetrics;
 pub use postings::{MemPostings, difference_sorted, intersect_sorted};
 pub use querier::HeadQuerier;
+pub(crate) use querier::HeadSeries;
 pub use series::{FullChunk, MemSeries, SAMPLES_PER_CHUNK, range_end};
 
 use crate::chunks_head::{self, ChunkDiskMapper};
@@ -53,6 +54,9 @@ pub struct HeadOptions {
     /// `--enable-feature=exemplar-storage`) keeps no exemplars and logs
     /// none.
     pub max_exemplars: i64,
+    /// Samples before this are out of bounds, on append and in replay:
+    /// the blocks already hold them (the last block's end).
+    pub min_valid_time: i64,
 }
 
 impl Default for HeadOptions {
@@ -65,7 +69,18 @@ impl Default for HeadOptions {
             chunks_dir: None,
             chunk_file_size: chunks_head::DEFAULT_MAX_FILE_SIZE,
             max_exemplars: 0,
+            min_valid_time: i64::MIN,
         }
+    }
+}
+
+impl HeadOptions {
+    /// An in-memory head as Prometheus's test storage sets it up for the
+    /// PromQL test scripts: a 24 h chunk range, so that a script may load
+    /// a series a day long and then another from time zero without going
+    /// out of bounds.
+    pub fn test_storage() -> HeadOptions {
+        HeadOptions { chunk_range: 24 * 3600 * 1000, ..HeadOptions::default() }
     }
 }
 
@@ -161,6 +176,9 @@ pub struct Head {
     max_time: AtomicI64,
     /// Samples before this are out of bounds (the head was truncated there).
     min_valid_time: AtomicI64,
+    /// Called on commit while the head is [`Head::compactable`], so that
+    /// the database compacts without waiting for its next periodic check.
+    compactable_hook: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>,
     wal: Option<Mutex<Wal>>,
     disk: Option<ChunkDiskMapper>,
     exemplars: CircularExemplarStorage,
@@ -201,7 +219,8 @@ impl Head {
             next_ref: AtomicU64::new(1),
             min_time: AtomicI64::new(i64::MAX),
             max_time: AtomicI64::new(i64::MIN),
-            min_valid_time: AtomicI64::new(i64::MIN),
+            min_valid_time: AtomicI64::new(opts.min_valid_time),
+            compactable_hook: std::sync::OnceLock::new(),
             wal: None,
             disk: None,
             exemplars: CircularExemplarStorage::new(opts.max_exemplars, metrics.exemplars.clone()),
@@ -214,7 +233,9 @@ impl Head {
         if let Some(dir) = head.opts.chunks_dir.clone() {
             let disk = ChunkDiskMapper::open(&dir, head.opts.chunk_file_size)?;
             disk.iterate_all_chunks(|c| {
-                if !c.is_out_of_order() && matches!(c.encoding(), Ok(crate::chunkenc::Encoding::Xor)) {
+                // Chunks the blocks already hold are dropped with the
+                // files' next truncation.
+                if !c.is_out_of_order() && c.maxt >= head.opts.min_valid_time && matches!(c.encoding(), Ok(crate::chunkenc::Encoding::Xor)) {
                     on_disk.entry(c.series_ref).or_default().push((c.mint, c.maxt, c.chunk_ref));
                 }
                 Ok::<(), chunks_head::ChunksHeadError>(())
@@ -392,8 +413,12 @@ impl Head {
         for batch in rx {
             for s in batch {
                 let series = cache.entry(s.r).or_insert_with(|| self.series_by_ref(s.r));
-                // Samples of series the log never declared are dropped.
+                // Samples of series the log never declared are dropped, and
+                // so are those the blocks hold already.
                 let Some(ms) = series else { continue };
+                if s.t < self.opts.min_valid_time {
+                    continue;
+                }
                 if self.append_committed(ms, s.t, s.v) {
                     mint = mint.min(s.t);
                     maxt = maxt.max(s.t);
@@ -496,6 +521,55 @@ impl Head {
         self.min_valid_time.load(Ordering::Relaxed)
     }
 
+    /// The oldest time an append may have, as Prometheus bounds it with
+    /// out-of-order ingestion off: not before what the blocks hold, nor
+    /// more than half a chunk range behind the newest sample, so that the
+    /// range the next compaction writes never changes under it.
+    pub(crate) fn appendable_min_valid_time(&self) -> i64 {
+        let max = self.max_time();
+        let lag = if max == i64::MIN { i64::MIN } else { max.saturating_sub(self.opts.chunk_range / 2) };
+        self.min_valid_time().max(lag)
+    }
+
+    /// Whether the head spans more than one and a half chunk ranges, so
+    /// that its oldest range can go into a block.
+    pub fn compactable(&self) -> bool {
+        let (min, max) = (self.min_time(), self.max_time());
+        min != i64::MAX && max != i64::MIN && max.saturating_sub(min) > self.opts.chunk_range / 2 * 3
+    }
+
+    /// Sets the function called on commit while the head is compactable;
+    /// only the first call takes effect.
+    pub fn set_compactable_hook(&self, f: Box<dyn Fn() + Send + Sync>) {
+        let _ = self.compactable_hook.set(f);
+    }
+
+    pub(crate) fn notify_if_compactable(&self) {
+        if let Some(f) = self.compactable_hook.get() {
+            if self.compactable() {
+                f();
+            }
+        }
+    }
+
+    pub fn chunk_range(&self) -> i64 {
+        self.opts.chunk_range
+    }
+
+    /// Every series, in label order (for writing a block).
+    pub fn series_sorted(&self) -> Vec<Arc<MemSeries>> {
+        let mut all = Vec::with_capacity(self.num_series());
+        self.refs.for_each(|s| all.push(s.clone()));
+        all.sort_by(|a, b| a.labels.cmp(&b.labels));
+        all
+    }
+
+    /// Bytes the head keeps on disk (WAL and head chunk files), which size
+    /// retention counts with the blocks.
+    pub fn disk_size(&self) -> u64 {
+        [&self.opts.wal_dir, &self.opts.chunks_dir].into_iter().flatten().map(|d| dir_size(d)).sum()
+    }
+
     pub fn num_series(&self) -> usize {
         self.refs.len()
     }
@@ -566,6 +640,9 @@ impl Head {
             }
         });
         self.min_time.store(new_min.unwrap_or(i64::MAX), Ordering::Relaxed);
+        if let Some(t) = new_min {
+            self.metrics.min_time.set(t);
+        }
         self.metrics.series.dec_by(refs.len() as i64);
         self.metrics.series_removed.inc_by(refs.len() as u64);
         self.metrics.chunks.dec_by(chunks_removed as i64);
@@ -610,6 +687,19 @@ impl Head {
         }
         Ok(())
     }
+}
+
+/// Bytes of the files under `dir`, recursively; what cannot be read counts
+/// nothing.
+pub(crate) fn dir_size(dir: &Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(dir) else { return 0 };
+    rd.flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
 }
 
 /// The head as the rest of the server sees it.

@@ -30,8 +30,8 @@ impl HeadQuerier {
 }
 
 /// One selected series: its labels and a snapshot of its chunks in range.
-struct HeadSeries {
-    labels: Labels,
+pub(crate) struct HeadSeries {
+    pub(crate) labels: Labels,
     chunks: Vec<ChunkRef>,
     mint: i64,
     maxt: i64,
@@ -144,30 +144,7 @@ impl SeriesSet for HeadSeriesSet {
 
 impl Querier for HeadQuerier {
     fn select(&self, sorted: bool, hints: Option<&SelectHints>, matchers: &[Matcher]) -> Box<dyn SeriesSet + '_> {
-        let (mint, maxt) = match hints {
-            Some(h) => (h.start.max(self.mint), h.end.min(self.maxt)),
-            None => (self.mint, self.maxt),
-        };
-        let refs = self.matching(matchers);
-        let mut out = Vec::with_capacity(refs.len());
-        for r in refs {
-            let Some(s) = self.head.series_by_ref(r) else { continue };
-            let (chunks, last) = {
-                let data = s.lock();
-                let last = match data.last() {
-                    Some((t, Some(bits))) => Some((t, f64::from_bits(bits))),
-                    _ => None,
-                };
-                (data.chunks(mint, maxt, self.head.disk()), last)
-            };
-            if chunks.is_empty() {
-                continue;
-            }
-            out.push(HeadSeries { labels: s.labels.clone(), chunks, mint, maxt, last });
-        }
-        if sorted {
-            out.sort_by(|a, b| a.labels.cmp(&b.labels));
-        }
+        let out = self.select_series(sorted, hints, matchers);
         Box::new(HeadSeriesSet { series: out.into_iter() })
     }
 
@@ -203,6 +180,36 @@ impl Querier for HeadQuerier {
 }
 
 impl HeadQuerier {
+    /// The matching series with samples in range, each with a snapshot of
+    /// its chunks.
+    pub(crate) fn select_series(&self, sorted: bool, hints: Option<&SelectHints>, matchers: &[Matcher]) -> Vec<HeadSeries> {
+        let (mint, maxt) = match hints {
+            Some(h) => (h.start.max(self.mint), h.end.min(self.maxt)),
+            None => (self.mint, self.maxt),
+        };
+        let refs = self.matching(matchers);
+        let mut out = Vec::with_capacity(refs.len());
+        for r in refs {
+            let Some(s) = self.head.series_by_ref(r) else { continue };
+            let (chunks, last) = {
+                let data = s.lock();
+                let last = match data.last() {
+                    Some((t, Some(bits))) => Some((t, f64::from_bits(bits))),
+                    _ => None,
+                };
+                (data.chunks(mint, maxt, self.head.disk()), last)
+            };
+            if chunks.is_empty() {
+                continue;
+            }
+            out.push(HeadSeries { labels: s.labels.clone(), chunks, mint, maxt, last });
+        }
+        if sorted {
+            out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        }
+        out
+    }
+
     /// Labels of matching series with samples in the querier's range.
     fn series_labels(&self, matchers: &[Matcher]) -> Vec<Labels> {
         self.matching(matchers)

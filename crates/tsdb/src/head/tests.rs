@@ -32,17 +32,8 @@ fn lbls(pairs: &[(&str, &str)]) -> Labels {
 /// Every series matching `matchers` with its samples in `[mint, maxt]`.
 fn read(head: &Arc<Head>, mint: i64, maxt: i64, matchers: &[Matcher]) -> Vec<(String, Vec<(i64, f64)>)> {
     let q = HeadStorage(head.clone()).querier(mint, maxt).unwrap();
-    let mut set = q.select(true, None, matchers);
-    let mut out = Vec::new();
-    while let Some(s) = set.next() {
-        let mut it = s.iterator();
-        let mut samples = Vec::new();
-        while it.next() == ValueType::Float {
-            samples.push(it.at());
-        }
-        out.push((s.labels().to_string(), samples));
-    }
-    out
+    let all = storage::read_all(q.select(true, None, matchers).as_mut()).unwrap();
+    all.into_iter().map(|(l, s)| (l.to_string(), s)).collect()
 }
 
 fn name_is(n: &str) -> Matcher {
@@ -176,7 +167,7 @@ fn wal_replay_restores_series_and_samples() {
             app.commit().unwrap();
         }
         // Uncommitted work must not come back.
-        app.append(SeriesRef::UNKNOWN, &lbls(&[("__name__", "lost")]), 1, 1.0).unwrap();
+        app.append(SeriesRef::UNKNOWN, &lbls(&[("__name__", "lost")]), 4_500_000, 1.0).unwrap();
         let before = read(&head, i64::MIN, i64::MAX, &[name_is("m")]);
         head.close().unwrap();
         before
@@ -186,7 +177,7 @@ fn wal_replay_restores_series_and_samples() {
     assert!(read(&head, i64::MIN, i64::MAX, &[name_is("lost")]).is_empty());
     // New series get fresh references after replay.
     let mut app = HeadStorage(head.clone()).appender();
-    let r = app.append(SeriesRef::UNKNOWN, &lbls(&[("__name__", "new")]), 1, 1.0).unwrap();
+    let r = app.append(SeriesRef::UNKNOWN, &lbls(&[("__name__", "new")]), 4_500_000, 1.0).unwrap();
     assert!(r.0 > 20);
     app.commit().unwrap();
 }
