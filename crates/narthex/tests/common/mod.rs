@@ -119,3 +119,22 @@ pub fn wait_for(port: u16, path: &str, what: &str, cond: impl Fn(&str) -> bool) 
         std::thread::sleep(Duration::from_millis(300));
     }
 }
+
+/// Percent-encodes a query parameter value.
+pub fn url_encode(s: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// Wall-clock time in seconds, as the API takes it.
+pub fn now_s() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or_default()
+}
