@@ -8,6 +8,7 @@
 //! and answers queriers.
 
 pub mod block;
+mod chunk_iter;
 pub mod chunkenc;
 pub mod chunks_head;
 pub mod db;

@@ -21,13 +21,17 @@ mod writer;
 mod tests;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use model::Matcher;
 
 pub use chunks::{ChunkReader, SEGMENT_MAX_SIZE};
 pub use index::{ChunkMeta, IndexReader};
 pub use meta::{BlockCompaction, BlockDesc, BlockMeta, BlockStats};
 pub use querier::BlockQuerier;
 pub(crate) use querier::BlockSeries;
-pub use tombstones::Tombstones;
+pub use tombstones::{Tombstones, add_interval};
 pub use ulid::Ulid;
 pub use writer::{BlockWriter, ChunkPart, SeriesSamples, WriteOptions, cut_chunks, write_block, write_block_with};
 
@@ -84,8 +88,12 @@ pub struct Block {
     meta: BlockMeta,
     index: IndexReader,
     chunks: ChunkReader,
-    tombstones: Tombstones,
-    size: u64,
+    /// Replaced whole on deletion; readers keep the version they started
+    /// with.
+    tombstones: RwLock<Arc<Tombstones>>,
+    /// `meta.json`'s count, which deletions change.
+    num_tombstones: AtomicU64,
+    size: AtomicU64,
 }
 
 impl Block {
@@ -101,7 +109,8 @@ impl Block {
         let meta_size = file_size(&dir.join(META_FILENAME))?;
         // As Prometheus's `Block.Size`: every file of the block counts.
         let size = index.size() + chunks.size() + tombstones.size() + meta_size;
-        Ok(Block { dir: dir.to_owned(), meta, index, chunks, tombstones, size })
+        let num_tombstones = AtomicU64::new(meta.stats.num_tombstones);
+        Ok(Block { dir: dir.to_owned(), meta, index, chunks, tombstones: RwLock::new(Arc::new(tombstones)), num_tombstones, size: AtomicU64::new(size) })
     }
 
     pub fn dir(&self) -> &Path {
@@ -120,13 +129,54 @@ impl Block {
         &self.chunks
     }
 
-    pub fn tombstones(&self) -> &Tombstones {
-        &self.tombstones
+    /// The deleted intervals as of now.
+    pub fn tombstones(&self) -> Arc<Tombstones> {
+        self.tombstones.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Deleted intervals, as `meta.json` counts them now.
+    pub fn num_tombstones(&self) -> u64 {
+        self.num_tombstones.load(Ordering::Relaxed)
     }
 
     /// Bytes on disk, as `promtool tsdb list` shows them.
     pub fn size(&self) -> u64 {
-        self.size
+        self.size.load(Ordering::Relaxed)
+    }
+
+    /// Marks `[mint, maxt]` of every series matching `matchers` deleted,
+    /// clamped to the series' own samples, and rewrites `tombstones` and
+    /// `meta.json`, each atomically. Returns whether anything was added.
+    pub fn delete(self: &Arc<Self>, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<bool, BlockError> {
+        let q = BlockQuerier::new(self.clone(), mint, maxt);
+        let mut stones = (*self.tombstones()).clone();
+        let before = stones.clone();
+        for id in q.postings_for_matchers(matchers)? {
+            let (_, chunks) = self.index.series(id)?;
+            let (Some(first), Some(last)) = (chunks.first(), chunks.last()) else { continue };
+            if chunks.iter().any(|c| c.max_time >= mint && c.min_time <= maxt) {
+                stones.add(u64::from(id), mint.max(first.min_time), maxt.min(last.max_time));
+            }
+        }
+        if stones == before {
+            return Ok(false);
+        }
+        let old_size = before.size();
+        let new_size = stones.write(&self.dir.join(TOMBSTONES_FILENAME))?;
+        stones.set_size(new_size);
+        let mut meta = self.meta.clone();
+        meta.stats.num_tombstones = stones.len() as u64;
+        let meta_path = self.dir.join(META_FILENAME);
+        let mut tmp = meta_path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
+        writer::write_file(&tmp, &meta.to_json())?;
+        std::fs::rename(&tmp, &meta_path).map_err(|e| BlockError::io(&meta_path, e))?;
+        self.num_tombstones.store(meta.stats.num_tombstones, Ordering::Relaxed);
+        self.size.fetch_add(new_size, Ordering::Relaxed);
+        self.size.fetch_sub(old_size.min(self.size()), Ordering::Relaxed);
+        *self.tombstones.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(stones);
+        Ok(true)
     }
 }
 

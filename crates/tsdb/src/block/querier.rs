@@ -7,16 +7,19 @@
 use std::sync::Arc;
 
 use model::{Labels, MatchType, Matcher};
-use storage::{LabelHints, Querier, SampleIterator, SelectHints, Series, SeriesSet, StorageError, ValueType, Warnings};
+use storage::{LabelHints, Querier, SampleIterator, SelectHints, Series, SeriesSet, StorageError, Warnings};
 
 use super::{Block, BlockError};
-use crate::chunkenc::{Encoding, XorIterator};
+use crate::chunk_iter::{ChunkSeqIterator, ChunkView};
+use crate::chunkenc::Encoding;
 use crate::head::{difference_sorted, intersect_sorted};
 
 /// A view of one block over `[mint, maxt]` (inclusive).
 #[derive(Debug, Clone)]
 pub struct BlockQuerier {
     block: Arc<Block>,
+    /// The deletions as of the querier's creation, honoured throughout.
+    tombstones: Arc<super::Tombstones>,
     mint: i64,
     maxt: i64,
 }
@@ -27,7 +30,8 @@ fn storage_err(e: BlockError) -> StorageError {
 
 impl BlockQuerier {
     pub fn new(block: Arc<Block>, mint: i64, maxt: i64) -> Self {
-        BlockQuerier { block, mint, maxt }
+        let tombstones = block.tombstones();
+        BlockQuerier { block, tombstones, mint, maxt }
     }
 
     pub fn mint(&self) -> i64 {
@@ -111,13 +115,13 @@ impl BlockQuerier {
             if enc != Encoding::Xor {
                 return Err(BlockError::Input(format!("series {labels}: {enc} chunks are not supported yet")));
             }
-            chunks.push(data);
+            chunks.push((c.max_time, data));
             max_time = max_time.max(c.max_time);
         }
         if chunks.is_empty() {
             return Ok(None);
         }
-        let deleted = block.tombstones().intervals(u64::from(id));
+        let deleted = self.tombstones.intervals(u64::from(id));
         Ok(Some(BlockSeries { labels, max_time, chunks, deleted, mint, maxt }))
     }
 }
@@ -131,7 +135,7 @@ pub(crate) struct BlockSeries<'a> {
     /// The newest chunk's end, so that a merge knows without decoding
     /// whether the head's last sample is the series' last.
     pub(crate) max_time: i64,
-    chunks: Vec<&'a [u8]>,
+    chunks: Vec<ChunkView<'a>>,
     deleted: &'a [(i64, i64)],
     mint: i64,
     maxt: i64,
@@ -143,82 +147,7 @@ impl Series for BlockSeries<'_> {
     }
 
     fn iterator(&self) -> Box<dyn SampleIterator + '_> {
-        Box::new(BlockIterator { chunks: &self.chunks, idx: 0, cur: None, deleted: self.deleted, mint: self.mint, maxt: self.maxt, at: (0, 0.0), err: None })
-    }
-}
-
-/// Walks a series' chunks in order, decoding only the current one.
-struct BlockIterator<'a> {
-    chunks: &'a [&'a [u8]],
-    idx: usize,
-    cur: Option<XorIterator<'a>>,
-    deleted: &'a [(i64, i64)],
-    mint: i64,
-    maxt: i64,
-    at: (i64, f64),
-    err: Option<StorageError>,
-}
-
-impl BlockIterator<'_> {
-    fn advance(&mut self, seek_to: Option<i64>) -> ValueType {
-        let target = seek_to.unwrap_or(i64::MIN).max(self.mint);
-        let mut seeking = seek_to.is_some();
-        loop {
-            let step = match self.cur.as_mut() {
-                Some(it) if seeking => it.seek(target),
-                Some(it) => it.next(),
-                None => {
-                    let Some(bytes) = self.chunks.get(self.idx) else { return ValueType::None };
-                    self.idx += 1;
-                    self.cur.insert(XorIterator::new(bytes)).seek(target)
-                }
-            };
-            if step != ValueType::Float {
-                if let Some(e) = self.cur.as_ref().and_then(|it| it.chunk_err()) {
-                    self.err = Some(StorageError::Other(format!("decoding chunk: {e}")));
-                    self.idx = self.chunks.len();
-                    self.cur = None;
-                    return ValueType::None;
-                }
-                self.cur = None;
-                continue;
-            }
-            let Some(it) = &self.cur else { continue };
-            let (t, v) = it.at();
-            if t > self.maxt {
-                self.cur = None;
-                self.idx = self.chunks.len();
-                return ValueType::None;
-            }
-            if self.deleted.iter().any(|&(lo, hi)| t >= lo && t <= hi) {
-                // Deleted: step on as if the sample were not there.
-                seeking = false;
-                continue;
-            }
-            self.at = (t, v);
-            return ValueType::Float;
-        }
-    }
-}
-
-impl SampleIterator for BlockIterator<'_> {
-    fn next(&mut self) -> ValueType {
-        self.advance(None)
-    }
-
-    fn seek(&mut self, t: i64) -> ValueType {
-        if self.cur.is_some() && self.at.0 >= t {
-            return ValueType::Float;
-        }
-        self.advance(Some(t))
-    }
-
-    fn at(&self) -> (i64, f64) {
-        self.at
-    }
-
-    fn err(&self) -> Option<&StorageError> {
-        self.err.as_ref()
+        Box::new(ChunkSeqIterator::new(self.chunks.clone(), self.deleted, self.mint, self.maxt))
     }
 }
 

@@ -19,11 +19,15 @@ pub struct Tombstones {
 }
 
 impl Tombstones {
-    /// Marks `[mint, maxt]` of series `id` deleted.
+    /// Marks `[mint, maxt]` of series `id` deleted, merging it with the
+    /// intervals it overlaps or touches.
     pub fn add(&mut self, id: u64, mint: i64, maxt: i64) {
-        let v = self.stones.entry(id).or_default();
-        v.push((mint, maxt));
-        v.sort_unstable();
+        add_interval(self.stones.entry(id).or_default(), mint, maxt);
+    }
+
+    /// Ids of series with deleted intervals, in no order.
+    pub fn ids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.stones.keys().copied()
     }
 
     /// Deleted intervals of series `id`, sorted, possibly none.
@@ -42,6 +46,10 @@ impl Tombstones {
 
     pub fn size(&self) -> u64 {
         self.size
+    }
+
+    pub(crate) fn set_size(&mut self, size: u64) {
+        self.size = size;
     }
 
     /// The file's bytes: magic, version, one (series, mint, maxt) varint
@@ -63,6 +71,18 @@ impl Tombstones {
         let crc = crc32c::crc32c(&out[5..]);
         out.extend_from_slice(&crc.to_be_bytes());
         out
+    }
+
+    /// Writes the file atomically (a temporary file renamed over it), as
+    /// deletions do.
+    pub fn write(&self, path: &Path) -> Result<u64, BlockError> {
+        let bytes = self.encode();
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = std::path::PathBuf::from(tmp);
+        super::writer::write_file(&tmp, &bytes)?;
+        std::fs::rename(&tmp, path).map_err(|e| BlockError::io(path, e))?;
+        Ok(bytes.len() as u64)
     }
 
     pub fn read(path: &Path) -> Result<Tombstones, BlockError> {
@@ -100,5 +120,41 @@ impl Tombstones {
             v.sort_unstable();
         }
         Ok(Tombstones { stones, size: 0 })
+    }
+}
+
+/// Adds `[mint, maxt]` to sorted, disjoint `intervals`, merging those it
+/// overlaps or touches, as Prometheus merges deletions.
+pub fn add_interval(intervals: &mut Vec<(i64, i64)>, mint: i64, maxt: i64) {
+    let (mut lo, mut hi) = (mint, maxt);
+    intervals.retain(|&(a, b)| {
+        let joins = a <= hi.saturating_add(1) && b.saturating_add(1) >= lo;
+        if joins {
+            lo = lo.min(a);
+            hi = hi.max(b);
+        }
+        !joins
+    });
+    let at = intervals.partition_point(|&(a, _)| a < lo);
+    intervals.insert(at, (lo, hi));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals_merge_when_they_overlap_or_touch() {
+        let mut v = Vec::new();
+        add_interval(&mut v, 10, 20);
+        add_interval(&mut v, 30, 40);
+        assert_eq!(v, vec![(10, 20), (30, 40)]);
+        add_interval(&mut v, 21, 25);
+        assert_eq!(v, vec![(10, 25), (30, 40)]);
+        add_interval(&mut v, 0, 100);
+        assert_eq!(v, vec![(0, 100)]);
+        add_interval(&mut v, 200, 300);
+        add_interval(&mut v, 150, 160);
+        assert_eq!(v, vec![(0, 100), (150, 160), (200, 300)]);
     }
 }

@@ -238,7 +238,7 @@ impl Drop for BlockWriter {
     }
 }
 
-fn write_file(path: &Path, bytes: &[u8]) -> Result<(), BlockError> {
+pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), BlockError> {
     let mut f = File::create(path).map_err(|e| BlockError::io(path, e))?;
     f.write_all(bytes).map_err(|e| BlockError::io(path, e))?;
     f.sync_all().map_err(|e| BlockError::io(path, e))

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use model::Labels;
 
-use crate::block::{Block, BlockCompaction, BlockDesc, BlockError, BlockMeta, BlockWriter, ChunkPart, SEGMENT_MAX_SIZE, Ulid, cut_chunks};
+use crate::block::{Block, BlockCompaction, BlockDesc, BlockError, BlockMeta, BlockWriter, ChunkPart, SEGMENT_MAX_SIZE, Tombstones, Ulid, cut_chunks};
 use crate::chunkenc::{Encoding, XorIterator};
 use crate::head::Head;
 use storage::{SampleIterator, ValueType};
@@ -137,15 +137,16 @@ pub(crate) fn write_head_block(dir: &Path, head: &Head, mint: i64, maxt: i64) ->
         if chunks.is_empty() {
             continue;
         }
-        if chunks.iter().all(|c| c.min_time >= mint && c.max_time < maxt) {
+        let deleted = head.deleted(s.r);
+        if deleted.is_empty() && chunks.iter().all(|c| c.min_time >= mint && c.max_time < maxt) {
             let parts: Vec<ChunkPart<'_>> = chunks.iter().map(|c| ChunkPart { min_time: c.min_time, max_time: c.max_time, bytes: &c.bytes[..] }).collect();
             w.add_series(s.labels.clone(), &parts)?;
         } else {
-            // A chunk reaching past the range (a head whose chunk range
-            // changed): only its samples inside go in.
+            // Deletions, or a chunk reaching past the range (a head whose
+            // chunk range changed): only the samples left go in.
             let mut samples = Vec::new();
             for c in &chunks {
-                decode_into(&c.bytes, mint, maxt - 1, &[], &mut samples)?;
+                decode_into(&c.bytes, mint, maxt - 1, &deleted, &mut samples)?;
             }
             add_encoded(&mut w, s.labels.clone(), samples, head.chunk_range())?;
         }
@@ -160,7 +161,26 @@ pub(crate) fn write_head_block(dir: &Path, head: &Head, mint: i64, maxt: i64) ->
 /// Merges `parents` into one block one level above the highest of them;
 /// `None` when deletions left nothing.
 pub(crate) fn merge_blocks(dir: &Path, parents: &[Arc<Block>], chunk_range: i64) -> Result<Option<BlockMeta>, BlockError> {
+    write_merged(dir, parents, chunk_range, None)
+}
+
+/// Writes `block` again without what its tombstones delete, keeping its
+/// level and sources; `None` when nothing is left.
+pub(crate) fn rewrite_block(dir: &Path, block: &Arc<Block>, chunk_range: i64) -> Result<Option<BlockMeta>, BlockError> {
+    let m = block.meta();
+    let compaction = BlockCompaction {
+        level: m.compaction.level,
+        sources: m.compaction.sources.clone(),
+        parents: vec![BlockDesc { ulid: m.ulid.clone(), min_time: m.min_time, max_time: m.max_time }],
+        ..Default::default()
+    };
+    write_merged(dir, std::slice::from_ref(block), chunk_range, Some(compaction))
+}
+
+fn write_merged(dir: &Path, parents: &[Arc<Block>], chunk_range: i64, compaction: Option<BlockCompaction>) -> Result<Option<BlockMeta>, BlockError> {
     let mut w = BlockWriter::create(dir, Ulid::new(), SEGMENT_MAX_SIZE)?;
+    // Deletions as of now, applied as the series are written.
+    let stones: Vec<Arc<Tombstones>> = parents.iter().map(|b| b.tombstones()).collect();
     // Each parent's series come in label order; merge them by label.
     let mut cursors: Vec<Cursor> = Vec::with_capacity(parents.len());
     for b in parents {
@@ -179,19 +199,19 @@ pub(crate) fn merge_blocks(dir: &Path, parents: &[Arc<Block>], chunk_range: i64)
                 }
             }
         }
-        merge_series(&mut w, parents, &holders, labels, chunk_range)?;
+        merge_series(&mut w, parents, &stones, &holders, labels, chunk_range)?;
     }
     let mint = parents.iter().map(|b| b.meta().min_time).min().unwrap_or(0);
     let maxt = parents.iter().map(|b| b.meta().max_time).max().unwrap_or(0);
     let mut sources: Vec<String> = parents.iter().flat_map(|b| b.meta().compaction.sources.iter().cloned()).collect();
     sources.sort();
     sources.dedup();
-    let compaction = BlockCompaction {
+    let compaction = compaction.unwrap_or_else(|| BlockCompaction {
         level: parents.iter().map(|b| b.meta().compaction.level).max().unwrap_or(0) + 1,
         sources,
         parents: parents.iter().map(|b| BlockDesc { ulid: b.meta().ulid.clone(), min_time: b.meta().min_time, max_time: b.meta().max_time }).collect(),
         ..Default::default()
-    };
+    });
     match w.finish(Some((mint, maxt)), Some(compaction)) {
         Ok(meta) => Ok(Some(meta)),
         Err(BlockError::Empty) => Ok(None),
@@ -212,11 +232,18 @@ fn next_series(b: &Block, ids: &mut std::vec::IntoIter<u32>) -> Result<Option<(u
 /// Writes one series from the parents that hold it: its chunks copied when
 /// they neither overlap nor carry deletions, else its samples merged
 /// (first parent wins on equal timestamps) and encoded again.
-fn merge_series(w: &mut BlockWriter, parents: &[Arc<Block>], holders: &[(usize, u32)], labels: Labels, chunk_range: i64) -> Result<(), BlockError> {
+fn merge_series(
+    w: &mut BlockWriter,
+    parents: &[Arc<Block>],
+    stones: &[Arc<Tombstones>],
+    holders: &[(usize, u32)],
+    labels: Labels,
+    chunk_range: i64,
+) -> Result<(), BlockError> {
     let mut chunks: Vec<(ChunkPart<'_>, &[(i64, i64)])> = Vec::new();
     for &(p, id) in holders {
         let b = &parents[p];
-        let deleted = b.tombstones().intervals(u64::from(id));
+        let deleted = stones[p].intervals(u64::from(id));
         for c in b.index().series(id)?.1 {
             let (enc, bytes) = b.chunks().chunk(c.r)?;
             if enc != Encoding::Xor {

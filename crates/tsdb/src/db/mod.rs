@@ -20,13 +20,14 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
+use model::Matcher;
 use storage::{Appendable, Appender, ExemplarQuerier, ExemplarQueryable, Querier, Queryable, StorageError};
 
 pub use compact::{exponential_block_ranges, plan};
 pub use metrics::DbMetrics;
 pub use querier::DbQuerier;
 
-use crate::block::{self, Block, BlockError, BlockMeta, TMP_CREATION_SUFFIX};
+use crate::block::{self, Block, BlockError, BlockMeta, TMP_CREATION_SUFFIX, Ulid};
 use crate::head::{Head, HeadError, HeadMetrics, HeadOptions, HeadStorage};
 
 /// Name of the lock file in the data folder, as Prometheus names it.
@@ -88,6 +89,8 @@ pub enum DbError {
     Block(#[from] BlockError),
     #[error("{0}")]
     Head(#[from] HeadError),
+    #[error("{0}")]
+    Storage(String),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DbError + '_ {
@@ -220,7 +223,14 @@ impl Db {
     fn compact_blocks(&self) -> Result<(), DbError> {
         loop {
             let blocks = self.blocks();
-            let metas: Vec<BlockMeta> = blocks.iter().map(|b| b.meta().clone()).collect();
+            let metas: Vec<BlockMeta> = blocks
+                .iter()
+                .map(|b| {
+                    let mut m = b.meta().clone();
+                    m.stats.num_tombstones = b.num_tombstones();
+                    m
+                })
+                .collect();
             let chosen = plan(&metas, &self.ranges);
             if chosen.is_empty() {
                 return Ok(());
@@ -329,6 +339,61 @@ impl Db {
         }
     }
 
+    /// Deletes `[mint, maxt]` of every series matching `matchers`, in the
+    /// blocks (tombstones files) and the head (its WAL): reads stop seeing
+    /// the samples at once; compaction or [`Db::clean_tombstones`] removes
+    /// them from disk.
+    pub fn delete(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<(), DbError> {
+        let _guard = self.compaction.lock().unwrap_or_else(|p| p.into_inner());
+        for b in self.blocks().iter() {
+            if b.meta().min_time <= maxt && b.meta().max_time > mint {
+                b.delete(mint, maxt, matchers)?;
+            }
+        }
+        self.head.delete(mint, maxt, matchers).map_err(|e| DbError::Storage(e.to_string()))?;
+        self.update_block_metrics();
+        Ok(())
+    }
+
+    /// Rewrites every block that has deletions without the deleted data,
+    /// replacing the old block.
+    pub fn clean_tombstones(&self) -> Result<(), DbError> {
+        let _guard = self.compaction.lock().unwrap_or_else(|p| p.into_inner());
+        for b in self.blocks().iter() {
+            if b.tombstones().is_empty() {
+                continue;
+            }
+            let meta = compact::rewrite_block(&self.dir, b, self.head.chunk_range())?;
+            tracing::info!(component = "tsdb", old = %b.meta().ulid, new = meta.as_ref().map(|m| m.ulid.as_str()).unwrap_or("(empty)"), "Cleaned tombstones");
+            delete_block_dir(b.dir())?;
+        }
+        self.reload()
+    }
+
+    /// Hard-links every block into `<dir>/snapshots/<time>-<random>`, and
+    /// with `with_head` writes the head there as one more block; returns
+    /// the snapshot's folder name.
+    pub fn snapshot(&self, with_head: bool) -> Result<String, DbError> {
+        let _guard = self.compaction.lock().unwrap_or_else(|p| p.into_inner());
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let secs = i64::try_from(now.as_secs()).unwrap_or(0);
+        let (y, mo, d) = model::time::civil_from_days(secs.div_euclid(86_400));
+        let tod = secs.rem_euclid(86_400);
+        let name = format!("{y:04}{mo:02}{d:02}T{:02}{:02}{:02}Z-{:016x}", tod / 3600, tod / 60 % 60, tod % 60, Ulid::new().0 as u64);
+        let dst = self.dir.join("snapshots").join(&name);
+        std::fs::create_dir_all(&dst).map_err(io_err(&dst))?;
+        for b in self.blocks().iter() {
+            link_tree(b.dir(), &dst.join(&b.meta().ulid))?;
+        }
+        if with_head {
+            let (mint, maxt) = (self.head.min_time(), self.head.max_time());
+            if mint <= maxt {
+                compact::write_head_block(&dst, &self.head, mint, maxt.saturating_add(1))?;
+            }
+        }
+        Ok(name)
+    }
+
     /// Flushes and closes the head; the lock goes with the value.
     pub fn close(&self) -> Result<(), DbError> {
         let _guard = self.compaction.lock().unwrap_or_else(|p| p.into_inner());
@@ -348,6 +413,21 @@ fn take_lock(dir: &Path) -> Result<File, DbError> {
         Err(rustix::io::Errno::WOULDBLOCK) => Err(DbError::Locked { path }),
         Err(e) => Err(DbError::Io { path, source: e.into() }),
     }
+}
+
+/// Recreates `src` at `dst` with hard links to its files.
+fn link_tree(src: &Path, dst: &Path) -> Result<(), DbError> {
+    std::fs::create_dir_all(dst).map_err(io_err(dst))?;
+    for e in std::fs::read_dir(src).map_err(io_err(src))? {
+        let e = e.map_err(io_err(src))?;
+        let to = dst.join(e.file_name());
+        if e.file_type().map_err(io_err(&e.path()))?.is_dir() {
+            link_tree(&e.path(), &to)?;
+        } else {
+            std::fs::hard_link(e.path(), &to).map_err(io_err(&to))?;
+        }
+    }
+    Ok(())
 }
 
 /// Removes blocks half written or half deleted by a stopped server.

@@ -239,3 +239,62 @@ fn plan_follows_prometheus_rules() {
     // Overlaps come first, wherever they are.
     assert_eq!(plan(&[meta(0, 20), meta(20, 40), meta(100, 120), meta(110, 130)], &ranges), vec![2, 3]);
 }
+
+#[test]
+fn deletion_hides_samples_in_blocks_and_head_and_survives_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path(), opts(0, 0, RANGE));
+    fill(&db, 4, 0, 350_000, 1000);
+    db.compact().unwrap();
+    assert_eq!(db.blocks().len(), 2);
+    // Series 1 loses [50 s, 250 s]: parts of both blocks and of the head.
+    let m = vec![Matcher::equal("__name__", "m"), Matcher::equal("i", "1")];
+    db.delete(50_000, 250_000, &m).unwrap();
+    let gone = |from: i64, to: i64| {
+        let mut e = expected(4, from, to, 1000);
+        let s1 = lbls("m", 1).to_string();
+        for (l, samples) in &mut e {
+            if *l == s1 {
+                samples.retain(|(t, _)| !(50_000..=250_000).contains(t));
+            }
+        }
+        e
+    };
+    assert_eq!(read(&db, 0, 400_000, &all_m()), gone(0, 350_000));
+    assert_eq!(db.blocks()[0].num_tombstones(), 1);
+    // Clean rewrites the blocks without the deleted data, same level.
+    db.clean_tombstones().unwrap();
+    assert!(db.blocks().iter().all(|b| b.tombstones().is_empty() && b.meta().compaction.level == 1));
+    assert_eq!(db.blocks()[0].meta().stats.num_samples, 4 * 100 - 50);
+    assert_eq!(read(&db, 0, 400_000, &all_m()), gone(0, 350_000));
+    // The head's deletion is in its WAL.
+    db.close().unwrap();
+    drop(db);
+    let db = open(dir.path(), opts(0, 0, RANGE));
+    assert_eq!(read(&db, 0, 400_000, &all_m()), gone(0, 350_000));
+    // And compaction of the head leaves the deleted samples out.
+    fill(&db, 4, 350_000, 450_000, 1000);
+    db.compact().unwrap();
+    assert_eq!(read(&db, 0, 500_000, &all_m()), gone(0, 450_000));
+    let third = db.blocks().iter().find(|b| b.meta().min_time == 200_000).map(|b| b.meta().stats.num_samples);
+    assert_eq!(third, Some(4 * 100 - 51));
+}
+
+#[test]
+fn a_snapshot_links_the_blocks_and_writes_the_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path(), opts(0, 0, RANGE));
+    fill(&db, 3, 0, 250_000, 1000);
+    db.compact().unwrap();
+    let name = db.snapshot(true).unwrap();
+    assert!(name.len() == 16 + 1 + 16 && name.as_bytes()[8] == b'T', "{name}");
+    let snap = dir.path().join("snapshots").join(&name);
+    let blocks: Vec<Arc<Block>> = block::block_dirs(&snap).unwrap().iter().map(|d| Arc::new(Block::open(d).unwrap())).collect();
+    assert_eq!(blocks.len(), 2, "one block and the head");
+    let q = DbQuerier::open(&blocks, &Head::open(HeadOptions::default(), HeadMetrics::new(None)).unwrap(), 0, 300_000);
+    let all = storage::read_all(q.select(true, None, &all_m()).as_mut()).unwrap();
+    let all: Vec<(String, Vec<(i64, f64)>)> = all.into_iter().map(|(l, s)| (l.to_string(), s)).collect();
+    assert_eq!(all, expected(3, 0, 250_000, 1000));
+    let without = db.snapshot(false).unwrap();
+    assert_eq!(block::block_dirs(&dir.path().join("snapshots").join(without)).unwrap().len(), 1);
+}

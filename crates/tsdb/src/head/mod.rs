@@ -165,6 +165,9 @@ impl Shard {
     }
 }
 
+/// Deleted intervals (sorted, disjoint) by series reference.
+type Deletions = HashMap<u64, Vec<(i64, i64)>, FastHash>;
+
 /// The in-memory head block.
 pub struct Head {
     opts: HeadOptions,
@@ -176,6 +179,10 @@ pub struct Head {
     max_time: AtomicI64,
     /// Samples before this are out of bounds (the head was truncated there).
     min_valid_time: AtomicI64,
+    /// Deleted intervals by series reference, logged in the WAL; readers
+    /// and compaction skip the samples inside.
+    tombstones: RwLock<Deletions>,
+    has_tombstones: std::sync::atomic::AtomicBool,
     /// Called on commit while the head is [`Head::compactable`], so that
     /// the database compacts without waiting for its next periodic check.
     compactable_hook: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>,
@@ -220,6 +227,8 @@ impl Head {
             min_time: AtomicI64::new(i64::MAX),
             max_time: AtomicI64::new(i64::MIN),
             min_valid_time: AtomicI64::new(opts.min_valid_time),
+            tombstones: RwLock::new(HashMap::default()),
+            has_tombstones: std::sync::atomic::AtomicBool::new(false),
             compactable_hook: std::sync::OnceLock::new(),
             wal: None,
             disk: None,
@@ -381,8 +390,17 @@ impl Head {
                         }
                     }
                 }
-                // Tombstones and metadata are not kept in the head yet, nor
-                // exemplars when their storage is off; replay skips them.
+                record::RecordType::Tombstones => {
+                    let mut stones = Vec::new();
+                    record::decode_tombstones(rec, &mut stones).map_err(|source| HeadError::Record { segment: seg, source })?;
+                    for st in stones {
+                        for (lo, hi) in st.intervals {
+                            self.add_tombstone(st.r, lo, hi);
+                        }
+                    }
+                }
+                // Metadata is not kept in the head yet, nor exemplars when
+                // their storage is off; replay skips them.
                 _ => {}
             }
             if seen_segment != Some(seg) {
@@ -610,6 +628,49 @@ impl Head {
         self.postings.read().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn add_tombstone(&self, r: u64, mint: i64, maxt: i64) {
+        let mut t = self.tombstones.write().unwrap_or_else(|p| p.into_inner());
+        crate::block::add_interval(t.entry(r).or_default(), mint, maxt);
+        self.has_tombstones.store(true, Ordering::Relaxed);
+    }
+
+    /// Deleted intervals of series `r`, sorted; none is the common case
+    /// and costs one atomic load.
+    pub(crate) fn deleted(&self, r: u64) -> Vec<(i64, i64)> {
+        if !self.has_tombstones.load(Ordering::Relaxed) {
+            return Vec::new();
+        }
+        self.tombstones.read().unwrap_or_else(|p| p.into_inner()).get(&r).cloned().unwrap_or_default()
+    }
+
+    /// Marks `[mint, maxt]` of every series matching `matchers` deleted,
+    /// clamped to the samples each holds, logging the deletion first so
+    /// that it survives a restart.
+    pub fn delete(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<(), StorageError> {
+        let mut stones = Vec::new();
+        let refs = self.postings().select(matchers);
+        for r in refs {
+            let Some(s) = self.series_by_ref(r) else { continue };
+            let data = s.lock();
+            let (Some(first), Some((last, _))) = (data.min_time(), data.last()) else { continue };
+            if data.has_samples_in(mint, maxt) {
+                stones.push(record::Stone { r, intervals: vec![(mint.max(first), maxt.min(last))] });
+            }
+        }
+        if stones.is_empty() {
+            return Ok(());
+        }
+        let mut buf = Vec::new();
+        record::encode_tombstones(&stones, &mut buf);
+        self.log(&[&buf])?;
+        for st in stones {
+            for (lo, hi) in st.intervals {
+                self.add_tombstone(st.r, lo, hi);
+            }
+        }
+        Ok(())
+    }
+
     /// Drops every chunk that ends before `mint` and every series left
     /// empty, and refuses samples older than `mint` from now on. Called once
     /// the data before `mint` is safely in a block.
@@ -632,6 +693,15 @@ impl Head {
         let mut refs: Vec<u64> = gone.iter().map(|g| g.0).collect();
         refs.sort_unstable();
         let by_ref: HashMap<u64, Labels> = gone.into_iter().map(|(r, l, _)| (r, l)).collect();
+        if self.has_tombstones.load(Ordering::Relaxed) {
+            // Deletions of data now in blocks, or of series now gone, are
+            // done with.
+            let mut t = self.tombstones.write().unwrap_or_else(|p| p.into_inner());
+            t.retain(|r, iv| {
+                iv.retain(|&(_, hi)| hi >= mint);
+                !iv.is_empty() && !by_ref.contains_key(r)
+            });
+        }
         self.postings.write().unwrap_or_else(|p| p.into_inner()).delete(&refs, |r| by_ref.get(&r).cloned());
         let mut new_min: Option<i64> = None;
         self.refs.for_each(|s| {

@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use model::{Labels, Matcher};
-use storage::{LabelHints, Querier, SampleIterator, SelectHints, Series, SeriesSet, StorageError, ValueType, Warnings};
+use storage::{LabelHints, Querier, SampleIterator, SelectHints, Series, SeriesSet, StorageError, Warnings};
 
 use super::Head;
 use super::series::ChunkRef;
-use crate::chunkenc::XorIterator;
+use crate::chunk_iter::ChunkSeqIterator;
 
 /// A view of the head over `[mint, maxt]`.
 #[derive(Debug)]
@@ -37,6 +37,7 @@ pub(crate) struct HeadSeries {
     maxt: i64,
     /// The newest sample, read with the chunks under the series' lock.
     last: Option<(i64, f64)>,
+    deleted: Vec<(i64, i64)>,
 }
 
 impl Series for HeadSeries {
@@ -45,82 +46,16 @@ impl Series for HeadSeries {
     }
 
     fn iterator(&self) -> Box<dyn SampleIterator + '_> {
-        Box::new(ChunksIterator { chunks: &self.chunks, idx: 0, cur: None, mint: self.mint, maxt: self.maxt, at: (0, 0.0) })
+        let chunks = self.chunks.iter().map(|c| (c.max_time, &c.bytes[..])).collect();
+        Box::new(ChunkSeqIterator::new(chunks, &self.deleted, self.mint, self.maxt))
     }
 
     fn latest(&self) -> Option<(i64, f64)> {
+        // With deletions, iterating finds the newest sample left.
+        if !self.deleted.is_empty() {
+            return None;
+        }
         self.last.filter(|(t, _)| (self.mint..=self.maxt).contains(t))
-    }
-}
-
-/// Walks chunks in order, decoding only the one it is in, and clips the
-/// samples to the querier's range.
-struct ChunksIterator<'a> {
-    chunks: &'a [ChunkRef],
-    idx: usize,
-    cur: Option<XorIterator<'a>>,
-    mint: i64,
-    maxt: i64,
-    at: (i64, f64),
-}
-
-impl ChunksIterator<'_> {
-    fn advance(&mut self, seek_to: Option<i64>) -> ValueType {
-        loop {
-            if self.cur.is_none() {
-                // Skip whole chunks that end before the target.
-                let target = seek_to.unwrap_or(self.mint).max(self.mint);
-                while self.idx < self.chunks.len() && self.chunks[self.idx].max_time < target {
-                    self.idx += 1;
-                }
-                let Some(c) = self.chunks.get(self.idx) else { return ValueType::None };
-                self.idx += 1;
-                let mut it = XorIterator::new(&c.bytes[..]);
-                if it.seek(target) == ValueType::None {
-                    continue;
-                }
-                self.cur = Some(it);
-            } else {
-                let it = self.cur.as_mut().map(|it| match seek_to {
-                    Some(t) => it.seek(t),
-                    None => it.next(),
-                });
-                if it != Some(ValueType::Float) {
-                    self.cur = None;
-                    continue;
-                }
-            }
-            let Some(it) = &self.cur else { continue };
-            let (t, v) = it.at();
-            if t > self.maxt {
-                self.cur = None;
-                self.idx = self.chunks.len();
-                return ValueType::None;
-            }
-            self.at = (t, v);
-            return ValueType::Float;
-        }
-    }
-}
-
-impl SampleIterator for ChunksIterator<'_> {
-    fn next(&mut self) -> ValueType {
-        self.advance(None)
-    }
-
-    fn seek(&mut self, t: i64) -> ValueType {
-        if self.cur.is_some() && self.at.0 >= t {
-            return ValueType::Float;
-        }
-        self.advance(Some(t))
-    }
-
-    fn at(&self) -> (i64, f64) {
-        self.at
-    }
-
-    fn err(&self) -> Option<&StorageError> {
-        None
     }
 }
 
@@ -202,7 +137,7 @@ impl HeadQuerier {
             if chunks.is_empty() {
                 continue;
             }
-            out.push(HeadSeries { labels: s.labels.clone(), chunks, mint, maxt, last });
+            out.push(HeadSeries { labels: s.labels.clone(), chunks, mint, maxt, last, deleted: self.head.deleted(r) });
         }
         if sorted {
             out.sort_by(|a, b| a.labels.cmp(&b.labels));
