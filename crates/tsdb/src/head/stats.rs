@@ -27,7 +27,9 @@ pub struct HeadStats {
     /// Distinct values per label name.
     pub label_value_count_by_label_name: Vec<(String, u64)>,
     /// Per label name, the bytes of its values summed over the series that
-    /// carry them (a value's length times its series).
+    /// carry them (a value's length times its series): Prometheus 3.x's
+    /// definition, whose `limit` the API takes too; 2.42 summed the
+    /// lengths of the distinct values only.
     pub memory_in_bytes_by_label_name: Vec<(String, u64)>,
     /// Series per `name=value` pair.
     pub series_count_by_label_value_pair: Vec<(String, u64)>,
