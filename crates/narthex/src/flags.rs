@@ -291,6 +291,7 @@ const IMPLEMENTED: &[&str] = &[
     "web.external-url",
     "web.route-prefix",
     "web.enable-lifecycle",
+    "web.enable-admin-api",
     "web.enable-remote-write-receiver",
     "log.level",
     "log.format",
@@ -389,6 +390,8 @@ mod tests {
         assert!(!un.iter().any(|f| f == "--query.timeout"), "the query flags take effect");
         assert!(un.contains(&"--storage.tsdb.retention.time".to_owned()));
         assert!(!un.iter().any(|f| f == "--web.enable-lifecycle"));
+        let (_, admin) = parse(&["narthex", "--web.enable-admin-api"]);
+        assert!(ServerFlags::unimplemented(&admin).is_empty(), "the admin API flag takes effect");
         let (_, storage) = parse(&["narthex", "--storage.tsdb.path=/x", "--no-storage.tsdb.wal-compression"]);
         assert!(ServerFlags::unimplemented(&storage).is_empty(), "storage flags take effect");
         let map = ServerFlags::as_map(&m);
