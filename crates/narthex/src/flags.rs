@@ -32,6 +32,8 @@ pub enum TsdbCommand {
     List(TsdbListArgs),
     /// Dump samples from a TSDB.
     Dump(TsdbDumpArgs),
+    /// Analyze churn, label pair cardinality and compaction efficiency.
+    Analyze(TsdbAnalyzeArgs),
     /// [Experimental] Import samples from input and produce TSDB blocks.
     #[command(name = "create-blocks-from", subcommand)]
     CreateBlocksFrom(CreateBlocksFromCommand),
@@ -84,6 +86,23 @@ pub struct TsdbDumpArgs {
     /// Database path.
     #[arg(value_name = "db path", default_value = "data/")]
     pub path: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct TsdbAnalyzeArgs {
+    /// How many items to show in each list.
+    #[arg(long = "limit", default_value_t = 20, allow_negative_numbers = true)]
+    pub limit: i64,
+    /// Series selector to analyze (Prometheus 3.x's flag; only one
+    /// selector).
+    #[arg(long = "match", default_value = "")]
+    pub matcher: String,
+    /// Database path.
+    #[arg(value_name = "db path", default_value = "data/")]
+    pub path: PathBuf,
+    /// Block to analyze (default is the last block).
+    #[arg(value_name = "block id")]
+    pub block_id: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -277,6 +296,7 @@ const IMPLEMENTED: &[&str] = &[
     "web.external-url",
     "web.route-prefix",
     "web.enable-lifecycle",
+    "web.enable-admin-api",
     "web.enable-remote-write-receiver",
     "log.level",
     "log.format",
@@ -375,6 +395,8 @@ mod tests {
         assert!(!un.iter().any(|f| f == "--query.timeout"), "the query flags take effect");
         assert!(!un.iter().any(|f| f == "--storage.tsdb.retention.time"), "retention takes effect");
         assert!(!un.iter().any(|f| f == "--web.enable-lifecycle"));
+        let (_, admin) = parse(&["narthex", "--web.enable-admin-api"]);
+        assert!(ServerFlags::unimplemented(&admin).is_empty(), "the admin API flag takes effect");
         let (_, storage) = parse(&["narthex", "--storage.tsdb.path=/x", "--no-storage.tsdb.wal-compression"]);
         assert!(ServerFlags::unimplemented(&storage).is_empty(), "storage flags take effect");
         let map = ServerFlags::as_map(&m);
@@ -414,6 +436,22 @@ mod tests {
         match cli.command {
             Some(Command::Tsdb(TsdbCommand::Dump(a))) => {
                 assert_eq!((a.min_time, a.max_time, a.matcher.as_str()), (-5, i64::MAX, "up"));
+                assert_eq!(a.path, std::path::Path::new("data/"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let (cli, _) = parse(&["narthex", "tsdb", "analyze", "--limit=5", "--match", "up", "d", "01M84V575P2NVXAST39WYZZ3FN"]);
+        match cli.command {
+            Some(Command::Tsdb(TsdbCommand::Analyze(a))) => {
+                assert_eq!((a.limit, a.matcher.as_str(), a.block_id.as_deref()), (5, "up", Some("01M84V575P2NVXAST39WYZZ3FN")));
+                assert_eq!(a.path, std::path::Path::new("d"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let (cli, _) = parse(&["narthex", "tsdb", "analyze"]);
+        match cli.command {
+            Some(Command::Tsdb(TsdbCommand::Analyze(a))) => {
+                assert_eq!((a.limit, a.matcher.as_str(), a.block_id), (20, "", None));
                 assert_eq!(a.path, std::path::Path::new("data/"));
             }
             other => panic!("{other:?}"),

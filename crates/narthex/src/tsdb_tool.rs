@@ -1,5 +1,5 @@
-//! `narthex tsdb …`: promtool's `tsdb list`, `tsdb dump` and
-//! `tsdb create-blocks-from openmetrics`, with its arguments and its output
+//! `narthex tsdb …`: promtool's `tsdb list`, `tsdb dump`, `tsdb analyze`
+//! and `tsdb create-blocks-from openmetrics`, with its arguments and its output
 //! to the byte (Go's tabwriter, duration, `%g` and byte-unit formats), so
 //! that scripts written for promtool work.
 //!
@@ -13,9 +13,9 @@ use std::sync::Arc;
 
 use model::{Labels, Matcher};
 use storage::{Querier, ValueType};
-use tsdb::block::{Block, BlockError, BlockQuerier, block_dirs};
+use tsdb::block::{Block, BlockAnalysis, BlockError, BlockQuerier, block_dirs};
 
-use crate::flags::{CreateBlocksFromOpenMetricsArgs, TsdbDumpArgs, TsdbListArgs};
+use crate::flags::{CreateBlocksFromOpenMetricsArgs, TsdbAnalyzeArgs, TsdbDumpArgs, TsdbListArgs};
 
 /// Opens every block in `dir`, ordered by min time as promtool lists them.
 fn open_blocks(dir: &Path) -> Result<Vec<Arc<Block>>, BlockError> {
@@ -220,6 +220,72 @@ fn dump_to(args: &TsdbDumpArgs, out: &mut impl Write) -> Result<(), String> {
         }
     }
     let _ = out.flush();
+    Ok(())
+}
+
+pub fn analyze(args: &TsdbAnalyzeArgs) -> i32 {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    match analyze_to(args, &mut out) {
+        Ok(()) => {
+            // A closed pipe (`| head`) is not an error worth reporting.
+            let _ = out.flush();
+            0
+        }
+        Err(e) => {
+            let _ = out.flush();
+            eprintln!("{e}");
+            1
+        }
+    }
+}
+
+fn analyze_to(args: &TsdbAnalyzeArgs, out: &mut impl Write) -> Result<(), String> {
+    // An empty selector is no selector, as promtool tests the string.
+    let matchers = if args.matcher.is_empty() { None } else { Some(parse_selector(&args.matcher)?) };
+    let blocks = open_blocks(&args.path).map_err(|e| e.to_string())?;
+    // promtool's default is the last block in min-time order.
+    let block = match &args.block_id {
+        Some(id) => blocks.iter().find(|b| b.meta().ulid == *id),
+        None => blocks.last(),
+    };
+    let Some(block) = block else { return Err(format!("block {} not found", args.block_id.as_deref().unwrap_or_default())) };
+    let a = tsdb::block::analyze_block(block, matchers.as_deref()).map_err(|e| e.to_string())?;
+    write_analysis(out, block.meta(), &args.matcher, &a, args.limit).map_err(|e| e.to_string())
+}
+
+/// promtool's report. Without `--match` it is 2.42's to the byte; the
+/// `--match` lines ("Total Series", "Matcher", "Matched series") are
+/// Prometheus 3.x's, which added the flag. Equal numbers come in key
+/// order, where promtool's order is its map's (random).
+fn write_analysis(out: &mut impl Write, meta: &tsdb::block::BlockMeta, selector: &str, a: &BlockAnalysis, limit: i64) -> std::io::Result<()> {
+    writeln!(out, "Block ID: {}", meta.ulid)?;
+    writeln!(out, "Duration: {}", go_duration_ms(meta.max_time.wrapping_sub(meta.min_time)))?;
+    if a.matched_series.is_some() {
+        writeln!(out, "Total Series: {}", meta.stats.num_series)?;
+        writeln!(out, "Matcher: {selector}")?;
+    } else {
+        writeln!(out, "Series: {}", meta.stats.num_series)?;
+    }
+    writeln!(out, "Label names: {}", a.label_names)?;
+    if let Some(n) = a.matched_series {
+        writeln!(out, "Matched series: {n}")?;
+    }
+    writeln!(out, "Postings (unique label pairs): {}", a.label_pairs)?;
+    writeln!(out, "Postings entries (total label pairs): {}", a.label_pair_entries)?;
+    let take = usize::try_from(limit).unwrap_or(0);
+    for (title, list) in [
+        ("Label pairs most involved in churning", &a.pair_churn),
+        ("Label names most involved in churning", &a.name_churn),
+        ("Most common label pairs", &a.pair_series),
+        ("Label names with highest cumulative label value length", &a.name_value_bytes),
+        ("Highest cardinality labels", &a.name_values),
+        ("Highest cardinality metric names", &a.metric_series),
+    ] {
+        writeln!(out, "\n{title}:")?;
+        for (key, n) in list.iter().take(take) {
+            writeln!(out, "{n} {key}")?;
+        }
+    }
     Ok(())
 }
 

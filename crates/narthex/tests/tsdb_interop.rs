@@ -186,3 +186,109 @@ fn narthex_reads_blocks_prometheus_compacted_from_its_head() {
         assert_eq!(ours, promtool(args, &copy), "{args:?}");
     }
 }
+
+/// Series that come and go inside one 2 h window, so that the churn lists
+/// rank something: each lives for a different stretch, some with gaps.
+fn churn_input() -> String {
+    let mut s = String::from("# TYPE app_requests counter\n# TYPE app_up gauge\n");
+    let start = 1_700_006_400i64; // the start of a 2 h window
+    for pod in 0..30i64 {
+        let (from, to) = (pod * 200, 7000 - pod * 37);
+        for t in (from..to).step_by(60) {
+            let ts = start + t;
+            let _ = writeln!(s, "app_up{{pod=\"pod-{pod}\",job=\"app\",zone=\"z{}\"}} 1 {ts}", pod % 3);
+            if pod % 4 == 0 {
+                let _ = writeln!(s, "app_requests{{pod=\"pod-{pod}\",job=\"app\",code=\"{}\",path=\"/v{}/items\"}} {t} {ts}", 200 + pod % 2 * 300, pod % 5);
+            }
+        }
+    }
+    s.push_str("# EOF\n");
+    s
+}
+
+/// One list of a report: its title and its `(number, line)` rows.
+type ReportList = (String, Vec<(u64, String)>);
+
+/// A report split at its blank lines: the header lines, then the lists.
+fn report_sections(report: &str) -> (String, Vec<ReportList>) {
+    let mut parts = report.split("\n\n");
+    let header = parts.next().unwrap_or_default().to_owned();
+    let lists = parts
+        .map(|p| {
+            let mut lines = p.lines();
+            let title = lines.next().unwrap_or_default().to_owned();
+            let rows = lines.map(|l| (l.split_once(' ').unwrap().0.parse().unwrap(), l.to_owned())).collect();
+            (title, rows)
+        })
+        .collect();
+    (header, lists)
+}
+
+/// promtool ranks with Go's unstable sort over map order, so rows with
+/// equal numbers come in any order, and when `--limit` cuts through a
+/// run of equal numbers which of them it prints is random too. Everything
+/// else must be equal: the header, the titles, the numbers in order, and
+/// the rows, as sets within each run of equal numbers (only the rows
+/// above the last number when the list may be cut).
+fn assert_same_report(ours: &str, theirs: &str, may_be_cut: bool, what: &str) {
+    let (our_head, our_lists) = report_sections(ours);
+    let (their_head, their_lists) = report_sections(theirs);
+    assert_eq!(our_head, their_head, "{what}");
+    assert_eq!(our_lists.len(), their_lists.len(), "{what}:\n{ours}\n---\n{theirs}");
+    for ((title, our_rows), (their_title, their_rows)) in our_lists.iter().zip(&their_lists) {
+        assert_eq!(title, their_title, "{what}");
+        let numbers = |rows: &[(u64, String)]| rows.iter().map(|r| r.0).collect::<Vec<_>>();
+        assert_eq!(numbers(our_rows), numbers(their_rows), "{what}: {title}");
+        assert!(our_rows.windows(2).all(|w| w[0].0 >= w[1].0), "{what}: {title} ranked");
+        let last = our_rows.last().map_or(0, |r| r.0);
+        let comparable = |rows: &[(u64, String)]| {
+            let mut v: Vec<String> = rows.iter().filter(|r| !may_be_cut || r.0 > last).map(|r| r.1.clone()).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(comparable(our_rows), comparable(their_rows), "{what}: {title}");
+    }
+}
+
+#[test]
+#[ignore = "needs Debian's promtool; run by scripts/interop.sh"]
+fn analyze_reports_like_promtool() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in.om");
+    let mut om = churn_input();
+    // A second window, so that picking the last block matters.
+    om.truncate(om.len() - "# EOF\n".len());
+    om.push_str("app_up{pod=\"late\",job=\"app\",zone=\"z0\"} 1 1700020000\n# EOF\n");
+    std::fs::write(&input, om).unwrap();
+    let ours = tmp.path().join("ours");
+    let theirs = tmp.path().join("theirs");
+    run(Command::new(env!("CARGO_BIN_EXE_narthex")).args(["tsdb", "create-blocks-from", "openmetrics", "-q"]).arg(&input).arg(&ours));
+    run(Command::new("promtool").args(["tsdb", "create-blocks-from", "openmetrics", "-q"]).arg(&input).arg(&theirs));
+    // Both tools on each writer's blocks: the blocks differ only in name.
+    for dir in [&ours, &theirs] {
+        let mut ids: Vec<String> =
+            std::fs::read_dir(dir).unwrap().filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.len() == 26).collect();
+        ids.sort();
+        assert_eq!(ids.len(), 2, "two 2 h windows");
+        let mut runs: Vec<Vec<&str>> = vec![vec!["tsdb", "analyze"], vec!["tsdb", "analyze", "--limit=3"]];
+        for id in &ids {
+            runs.push(vec!["tsdb", "analyze", "--limit=100000", id]);
+        }
+        for args in runs {
+            // The block id goes after the folder.
+            let (flags, id) = match args.last() {
+                Some(a) if a.len() == 26 => (&args[..args.len() - 1], Some(*a)),
+                _ => (&args[..], None),
+            };
+            let mut our_cmd = Command::new(env!("CARGO_BIN_EXE_narthex"));
+            our_cmd.args(flags).arg(dir).args(id);
+            std::fs::create_dir_all(dir.join("wal")).unwrap();
+            let mut their_cmd = Command::new("promtool");
+            their_cmd.args(flags).arg(dir).args(id);
+            let (our_out, their_out) = (run(&mut our_cmd), run(&mut their_cmd));
+            assert!(our_out.contains("Label pairs most involved in churning:\n"), "{our_out}");
+            let may_be_cut = !flags.contains(&"--limit=100000");
+            assert_same_report(&our_out, &their_out, may_be_cut, &format!("{args:?} on {}", dir.display()));
+        }
+    }
+}

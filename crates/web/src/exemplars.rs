@@ -27,8 +27,8 @@ impl std::fmt::Debug for ExemplarSource {
 
 /// Prometheus's bounds for a missing `start` or `end` (`minTime` and
 /// `maxTime` of its API, in milliseconds): far enough to cover everything.
-const MIN_TIME: i64 = -9_223_309_901_257_974_000;
-const MAX_TIME: i64 = 9_223_309_901_257_974_999;
+pub(crate) const MIN_TIME: i64 = -9_223_309_901_257_974_000;
+pub(crate) const MAX_TIME: i64 = 9_223_309_901_257_974_999;
 
 /// Prometheus parses the query with the plain parser and returns its error
 /// unadorned; an empty query has no position to give.

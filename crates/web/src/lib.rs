@@ -22,6 +22,7 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+mod admin;
 mod exemplars;
 mod query;
 mod selector;
@@ -29,6 +30,7 @@ mod series;
 mod targets;
 mod write;
 
+pub use admin::{HeadStats, Stat, TsdbAdmin, TsdbAdminError, TsdbStatus};
 pub use exemplars::ExemplarSource;
 pub use query::QueryHandle;
 pub use write::WriteTarget;
@@ -46,6 +48,8 @@ pub struct Options {
     /// Path prefix every route is served under (`--web.route-prefix`).
     pub route_prefix: String,
     pub enable_lifecycle: bool,
+    /// `--web.enable-admin-api`: without it the admin endpoints refuse.
+    pub enable_admin_api: bool,
     /// Flag names and values as given, for `/api/v1/status/flags`.
     pub flags: BTreeMap<String, String>,
     pub version: &'static str,
@@ -83,6 +87,10 @@ pub struct Handles {
     /// Where remote-written samples go; `None` unless
     /// `--web.enable-remote-write-receiver` is set.
     pub remote_write: Option<WriteTarget>,
+    /// The TSDB's statistics and admin operations, for
+    /// `/api/v1/status/tsdb` and `/api/v1/admin/tsdb/*`; `None` answers
+    /// that storage is not available.
+    pub tsdb: Option<Arc<dyn TsdbAdmin>>,
 }
 
 struct AppState {
@@ -141,6 +149,10 @@ fn router(opts: Options, handles: Handles) -> Router {
         .route("/api/v1/status/config", get(status_config))
         .route("/api/v1/status/flags", get(status_flags))
         .route("/api/v1/status/buildinfo", get(status_buildinfo))
+        .route("/api/v1/status/tsdb", get(admin::status_tsdb))
+        .route("/api/v1/admin/tsdb/delete_series", post(admin::delete_series).put(admin::delete_series).fallback(admin::admin_method_not_allowed))
+        .route("/api/v1/admin/tsdb/clean_tombstones", post(admin::clean_tombstones).put(admin::clean_tombstones).fallback(admin::admin_method_not_allowed))
+        .route("/api/v1/admin/tsdb/snapshot", post(admin::snapshot).put(admin::snapshot).fallback(admin::admin_method_not_allowed))
         .route("/api/v1/query", get(query::query).post(query::query))
         .route("/api/v1/query_range", get(query::query_range).post(query::query_range))
         .route("/api/v1/format_query", get(query::format_query).post(query::format_query))
@@ -328,17 +340,28 @@ mod tests {
     }
 
     fn serve_one_with(exemplars: Option<ExemplarSource>, request: &str) -> (u16, serde_json::Value) {
+        let (status, _, body) = serve_raw(|_, h| h.exemplars = exemplars, request);
+        // An empty body (a 204) reads as JSON null.
+        let json = if body.is_empty() { serde_json::Value::Null } else { serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}")) };
+        (status, json)
+    }
+
+    /// Serves the router, with options and handles as `adjust` leaves them,
+    /// on a loopback port and sends it one raw request; the status, the
+    /// response head and the body.
+    pub(crate) fn serve_raw(adjust: impl FnOnce(&mut Options, &mut Handles), request: &str) -> (u16, String, String) {
         use std::io::{Read, Write};
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-        let opts = Options {
+        let mut opts = Options {
             listen_address: "127.0.0.1:0".into(),
             route_prefix: String::new(),
             enable_lifecycle: false,
+            enable_admin_api: false,
             flags: BTreeMap::new(),
             version: "test",
             agent: false,
         };
-        let handles = Handles {
+        let mut handles = Handles {
             ready: Arc::default(),
             reload: mpsc::channel(1).0,
             quit: CancellationToken::new(),
@@ -346,9 +369,11 @@ mod tests {
             config_yaml: Arc::default(),
             scrape: None,
             query: None,
-            exemplars,
+            exemplars: None,
             remote_write: None,
+            tsdb: None,
         };
+        adjust(&mut opts, &mut handles);
         let web = rt.block_on(Web::bind(opts, handles)).unwrap();
         let addr = web.local_addr().unwrap();
         let stop = CancellationToken::new();
@@ -362,9 +387,7 @@ mod tests {
         let text = String::from_utf8(raw).unwrap();
         let (head, body) = text.split_once("\r\n\r\n").unwrap();
         let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-        // An empty body (a 204) reads as JSON null.
-        let json = if body.is_empty() { serde_json::Value::Null } else { serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}")) };
-        (status, json)
+        (status, head.to_owned(), body.to_owned())
     }
 
     fn get(path_and_query: &str) -> (u16, serde_json::Value) {

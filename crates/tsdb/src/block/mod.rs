@@ -8,6 +8,7 @@
 //! writes a block atomically; [`Block::open`] maps one and checks its
 //! checksums, and [`BlockQuerier`] reads it through `storage::Querier`.
 
+mod analyze;
 mod chunks;
 mod index;
 mod meta;
@@ -26,6 +27,7 @@ use std::sync::{Arc, RwLock};
 
 use model::Matcher;
 
+pub use analyze::{BlockAnalysis, Ranked, analyze_block};
 pub use chunks::{ChunkReader, SEGMENT_MAX_SIZE};
 pub use index::{ChunkMeta, IndexReader};
 pub use meta::{BlockCompaction, BlockDesc, BlockMeta, BlockStats};

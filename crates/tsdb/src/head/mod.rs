@@ -12,6 +12,7 @@ mod postings;
 mod querier;
 mod refs;
 mod series;
+pub mod stats;
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};

@@ -74,6 +74,12 @@ impl MemPostings {
         self.index.get(name).map(|v| v.keys().cloned().collect()).unwrap_or_default()
     }
 
+    /// Every label name (in no order) with its values and their postings,
+    /// for statistics that visit the whole index once.
+    pub fn names(&self) -> impl Iterator<Item = (&str, &BTreeMap<String, Postings>)> {
+        self.index.iter().map(|(n, v)| (n.as_str(), v))
+    }
+
     /// The union of the postings of `name`'s values that `keep` accepts.
     /// Literal alternations (`a|b|c`) and plain equality are looked up
     /// directly instead of scanning every value.
