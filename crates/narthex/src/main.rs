@@ -12,6 +12,7 @@ mod process;
 mod ready_storage;
 mod reload;
 mod run_group;
+mod tsdb_admin;
 mod tsdb_tool;
 
 use std::process::ExitCode;
@@ -50,6 +51,7 @@ fn main() -> ExitCode {
         Some(Command::Check(CheckCommand::Config(args))) => ExitCode::from(check::check_config(args) as u8),
         Some(Command::Tsdb(TsdbCommand::List(args))) => ExitCode::from(tsdb_tool::list(args) as u8),
         Some(Command::Tsdb(TsdbCommand::Dump(args))) => ExitCode::from(tsdb_tool::dump(args) as u8),
+        Some(Command::Tsdb(TsdbCommand::Analyze(args))) => ExitCode::from(tsdb_tool::analyze(args) as u8),
         Some(Command::Tsdb(TsdbCommand::CreateBlocksFrom(CreateBlocksFromCommand::OpenMetrics(args)))) => {
             ExitCode::from(tsdb_tool::create_blocks_from_openmetrics(args) as u8)
         }
@@ -215,6 +217,7 @@ async fn serve(flags: &ServerFlags, matches: &clap::ArgMatches, mode: Mode, init
         listen_address: flags.web_listen_address.first().cloned().unwrap_or_else(|| "0.0.0.0:9090".into()),
         route_prefix: flags.route_prefix(),
         enable_lifecycle: flags.web_enable_lifecycle,
+        enable_admin_api: flags.web_enable_admin_api,
         flags: ServerFlags::as_map(matches),
         version: VERSION,
         agent: flags.agent,
@@ -243,6 +246,10 @@ async fn serve(flags: &ServerFlags, matches: &clap::ArgMatches, mode: Mode, init
         }),
         exemplars: Some(web::ExemplarSource(Arc::new(storage.clone()))),
         remote_write: flags.web_enable_remote_write_receiver.then(|| web::WriteTarget(Arc::new(storage.clone()))),
+        tsdb: Some(Arc::new(tsdb_admin::DbAdmin::new({
+            let st = storage.clone();
+            move || st.db()
+        }))),
     };
 
     let mut group = RunGroup::new(STOP_GRACE);

@@ -375,11 +375,7 @@ impl Db {
     /// the snapshot's folder name.
     pub fn snapshot(&self, with_head: bool) -> Result<String, DbError> {
         let _guard = self.compaction.lock().unwrap_or_else(|p| p.into_inner());
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        let secs = i64::try_from(now.as_secs()).unwrap_or(0);
-        let (y, mo, d) = model::time::civil_from_days(secs.div_euclid(86_400));
-        let tod = secs.rem_euclid(86_400);
-        let name = format!("{y:04}{mo:02}{d:02}T{:02}{:02}{:02}Z-{:016x}", tod / 3600, tod / 60 % 60, tod % 60, Ulid::new().0 as u64);
+        let name = snapshot_name(std::time::SystemTime::now(), Ulid::new().0 as u64);
         let dst = self.dir.join("snapshots").join(&name);
         std::fs::create_dir_all(&dst).map_err(io_err(&dst))?;
         for b in self.blocks().iter() {
@@ -413,6 +409,15 @@ fn take_lock(dir: &Path) -> Result<File, DbError> {
         Err(rustix::io::Errno::WOULDBLOCK) => Err(DbError::Locked { path }),
         Err(e) => Err(DbError::Io { path, source: e.into() }),
     }
+}
+
+/// Prometheus's snapshot name: the UTC time to the second and 63 random
+/// bits in hex (`20171210T211224Z-2be650b6d019eb54`).
+pub fn snapshot_name(now: std::time::SystemTime, random: u64) -> String {
+    let secs = now.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
+    let (y, mo, d) = model::time::civil_from_days(secs.div_euclid(86_400));
+    let rem = secs.rem_euclid(86_400);
+    format!("{y:04}{mo:02}{d:02}T{:02}{:02}{:02}Z-{:016x}", rem / 3600, rem / 60 % 60, rem % 60, random & (i64::MAX as u64))
 }
 
 /// Recreates `src` at `dst` with hard links to its files.

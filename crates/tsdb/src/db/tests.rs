@@ -281,6 +281,13 @@ fn deletion_hides_samples_in_blocks_and_head_and_survives_restart() {
 }
 
 #[test]
+fn snapshots_are_named_as_prometheus_names_them() {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_512_940_344);
+    assert_eq!(snapshot_name(t, 0x2be6_50b6_d019_eb54), "20171210T211224Z-2be650b6d019eb54");
+    assert_eq!(snapshot_name(t, u64::MAX), "20171210T211224Z-7fffffffffffffff", "63 bits, as Go's rand.Int63");
+}
+
+#[test]
 fn a_snapshot_links_the_blocks_and_writes_the_head() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(dir.path(), opts(0, 0, RANGE));
