@@ -11,7 +11,7 @@
 # Prometheus compacts about a minute after start; its own log lines give
 # the time ("write block" durations), and its VmHWM (reset once replay is
 # done by writing 5 to /proc/PID/clear_refs) the peak. Port 19091 must be
-# free.
+# free. KEEP=1 keeps the work folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,7 +22,7 @@ cargo build --release --locked -p narthex-tsdb --example compaction >&2
 bin=target/release/examples/compaction
 work=$(mktemp -d /tmp/narthex-compaction.XXXXXX)
 prom=""
-cleanup() { [ -n "$prom" ] && kill "$prom" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
+cleanup() { [ -n "$prom" ] && kill "$prom" 2>/dev/null; wait 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"; }
 trap cleanup EXIT
 
 "$bin" gen "$SERIES" "$HOURS" "$work/ours" >&2

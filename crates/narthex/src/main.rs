@@ -294,7 +294,7 @@ async fn serve(flags: &ServerFlags, matches: &clap::ArgMatches, mode: Mode, init
             // The head may already span enough after replay.
             let d = db.clone();
             match tokio::task::spawn_blocking(move || d.compact()).await? {
-                Ok(()) => {}
+                Ok(_) => {}
                 Err(e) => tracing::error!(component = "tsdb", err = %e, "compaction failed"),
             }
             tokio::select! {

@@ -12,8 +12,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use model::{Labels, Matcher};
-use storage::{Querier, ValueType};
-use tsdb::block::{Block, BlockAnalysis, BlockError, BlockQuerier, block_dirs};
+use storage::ValueType;
+use tsdb::block::{Block, BlockAnalysis, BlockError, block_dirs};
+use tsdb::db::DbQuerier;
+use tsdb::head::{Head, HeadMetrics, HeadOptions};
 
 use crate::flags::{CreateBlocksFromOpenMetricsArgs, TsdbAnalyzeArgs, TsdbDumpArgs, TsdbListArgs};
 
@@ -184,40 +186,30 @@ pub fn dump(args: &TsdbDumpArgs) -> i32 {
 fn dump_to(args: &TsdbDumpArgs, out: &mut impl Write) -> Result<(), String> {
     let matchers = parse_selector(&args.matcher)?;
     let blocks = open_blocks(&args.path).map_err(|e| e.to_string())?;
-    // Series from several blocks are merged and their samples deduplicated
-    // by timestamp, as Prometheus's merge querier does.
-    let mut series: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
-    for b in blocks {
-        let m = b.meta();
-        // Block ranges are half-open, the dump's range is closed.
-        if m.max_time <= args.min_time || m.min_time > args.max_time {
-            continue;
-        }
-        let q = BlockQuerier::new(b, args.min_time, args.max_time);
-        let mut set = q.select(true, None, &matchers);
-        while let Some(s) = set.next() {
-            let samples = series.entry(s.labels().clone()).or_default();
-            let mut it = s.iterator();
-            while it.next() == ValueType::Float {
-                samples.push(it.at());
-            }
-            if let Some(e) = it.err() {
-                return Err(e.to_string());
-            }
-        }
-        if let Some(e) = set.err() {
-            return Err(e.to_string());
-        }
-    }
-    for (labels, mut samples) in series {
-        samples.sort_by_key(|s| s.0);
-        samples.dedup_by_key(|s| s.0);
-        let l = labels.to_string();
-        for (t, v) in samples {
+    // The head too, replayed from the WAL without writing anything, as
+    // promtool opens a data folder read-only; blocks and head are merged
+    // and samples deduplicated by timestamp, as Prometheus's querier does.
+    let wal = args.path.join("wal");
+    let opts = HeadOptions { wal_dir: wal.is_dir().then_some(wal), read_only: true, ..HeadOptions::default() };
+    let head = Head::open(opts, HeadMetrics::new(None)).map_err(|e| e.to_string())?;
+    let q = DbQuerier::open(&blocks, &head, args.min_time, args.max_time);
+    let mut set = q.select(true, None, &matchers);
+    while let Some(s) = set.next() {
+        let l = s.labels().to_string();
+        let mut it = s.iterator();
+        while it.next() == ValueType::Float {
+            let (t, v) = it.at();
             if writeln!(out, "{l} {} {t}", go_format_g(v)).is_err() {
+                // A closed pipe (`| head`) ends the dump quietly.
                 return Ok(());
             }
         }
+        if let Some(e) = it.err() {
+            return Err(e.to_string());
+        }
+    }
+    if let Some(e) = set.err() {
+        return Err(e.to_string());
     }
     let _ = out.flush();
     Ok(())

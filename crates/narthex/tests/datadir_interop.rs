@@ -2,7 +2,9 @@
 //! both directions: one server scrapes a node_exporter, cutting blocks
 //! every few seconds (the hidden block-duration flags), and stops; the
 //! other starts on the same folder (blocks, WAL, head chunks) without
-//! scraping, and answers the same queries with the same JSON.
+//! scraping, and answers the same queries with the same JSON. In between,
+//! `promtool tsdb list/dump` and `narthex tsdb list/dump` read the folder
+//! alike.
 //! Ignored in a plain `cargo test`; `scripts/interop.sh` runs them.
 #![allow(clippy::unwrap_used)] // a failed setup step should just fail the test
 
@@ -48,6 +50,13 @@ fn stop(mut k: Killed) {
         assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// A `tsdb` subcommand's output on `dir` (its last argument).
+fn tool(bin: &str, args: &[&str], dir: &Path) -> String {
+    let out = Command::new(bin).args(args).arg(dir).output().expect("run the tool");
+    assert!(out.status.success(), "{bin} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
 }
 
 fn block_count(data: &Path) -> usize {
@@ -125,6 +134,13 @@ fn round_trip(writer: Server, reader: Server) {
     let before: Vec<Value> = paths.iter().map(|p| data(port, p)).collect();
     stop(w);
     assert!(block_count(&data_dir) >= 2);
+    // promtool reads the whole folder (blocks and the WAL's head) as
+    // narthex's own tools do.
+    for args in [&["tsdb", "list"][..], &["tsdb", "dump"], &["tsdb", "dump", "--match=up"]] {
+        let ours = tool(env!("CARGO_BIN_EXE_narthex"), args, &data_dir);
+        assert!(ours.lines().count() > 3, "{args:?}: {ours:.500}");
+        assert_eq!(ours, tool("promtool", args, &data_dir), "{args:?}");
+    }
 
     let r = start(reader, &idle_cfg, &data_dir, port);
     for (p, want) in paths.iter().zip(&before) {

@@ -15,7 +15,7 @@ use super::index::{ChunkMeta, encode_index};
 use super::meta::{BlockCompaction, BlockMeta, BlockStats, META_VERSION};
 use super::{BlockError, CHUNKS_DIRNAME, INDEX_FILENAME, META_FILENAME, SEGMENT_MAX_SIZE, TMP_CREATION_SUFFIX, TOMBSTONES_FILENAME, Tombstones, Ulid};
 use crate::chunkenc::{Encoding, XorChunk};
-use crate::head::{SAMPLES_PER_CHUNK, range_end};
+use crate::head::ChunkCutter;
 
 /// One series to write: its labels and float samples in time order.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,20 +40,21 @@ impl Default for WriteOptions {
     }
 }
 
-/// Cuts samples into XOR chunks as the head does: a new chunk every
-/// [`SAMPLES_PER_CHUNK`] samples and whenever a sample crosses the end of
-/// the chunk range the open chunk started in.
+/// Cuts samples into XOR chunks where the head (and Prometheus's) cuts
+/// them: see [`ChunkCutter`].
 pub fn cut_chunks(samples: &[(i64, f64)], chunk_range: i64) -> Vec<XorChunk> {
     let mut out: Vec<XorChunk> = Vec::new();
     let mut open: Option<XorChunk> = None;
+    let mut cutter = ChunkCutter::new(0, chunk_range);
     for &(t, v) in samples {
         let cut = match &open {
             None => true,
-            Some(c) => c.num_samples() >= SAMPLES_PER_CHUNK || c.min_time().is_some_and(|min| t >= range_end(min, chunk_range)),
+            Some(c) => cutter.cut_before(c, t),
         };
         if cut {
             out.extend(open.take());
             open = Some(XorChunk::new());
+            cutter = ChunkCutter::new(t, chunk_range);
         }
         if let Some(c) = open.as_mut() {
             c.append(t, v);

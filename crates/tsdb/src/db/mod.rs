@@ -97,6 +97,16 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DbError + '_ {
     move |source| DbError::Io { path: path.to_owned(), source }
 }
 
+/// What one [`Db::compact`] did with the head, for benchmarks: blocks
+/// written, the time writing them (what Prometheus's "write block" log
+/// line times) and the time truncating the head and its WAL after.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CompactionStats {
+    pub head_blocks: usize,
+    pub head_write: std::time::Duration,
+    pub head_truncate: std::time::Duration,
+}
+
 /// An open data folder.
 pub struct Db {
     dir: PathBuf,
@@ -181,25 +191,30 @@ impl Db {
     /// than one and a half ranges, truncating the head and its log behind
     /// them, then compacts blocks and applies retention. Blocking: run it
     /// off the async workers.
-    pub fn compact(&self) -> Result<(), DbError> {
+    pub fn compact(&self) -> Result<CompactionStats, DbError> {
         let _guard = self.compaction.lock().unwrap_or_else(|p| p.into_inner());
         self.metrics.compactions_triggered.inc();
         let range = self.head.chunk_range();
+        let mut stats = CompactionStats::default();
         while self.head.compactable() {
             let mint = self.head.min_time();
             // Half-open, aligned as the head aligns its chunks.
             let maxt = crate::head::range_end(mint, range);
-            self.compact_head(mint, maxt)?;
+            self.compact_head(mint, maxt, &mut stats)?;
         }
-        self.compact_blocks()
+        self.compact_blocks()?;
+        Ok(stats)
     }
 
     /// Writes `[mint, maxt)` of the head as a block, makes it visible, then
     /// drops that range from the head and its log.
-    fn compact_head(&self, mint: i64, maxt: i64) -> Result<(), DbError> {
+    fn compact_head(&self, mint: i64, maxt: i64, stats: &mut CompactionStats) -> Result<(), DbError> {
         let start = std::time::Instant::now();
-        match compact::write_head_block(&self.dir, &self.head, mint, maxt) {
+        let written = compact::write_head_block(&self.dir, &self.head, mint, maxt);
+        stats.head_write += start.elapsed();
+        match written {
             Ok(Some(meta)) => {
+                stats.head_blocks += 1;
                 self.metrics.compactions.inc();
                 self.metrics.compaction_duration.observe(start.elapsed().as_secs_f64());
                 tracing::info!(component = "tsdb", ulid = %meta.ulid, mint, maxt, duration = ?start.elapsed(), "write block");
@@ -215,6 +230,7 @@ impl Db {
         self.metrics.head_truncations.inc();
         let t = std::time::Instant::now();
         self.head.truncate(maxt);
+        stats.head_truncate += t.elapsed();
         tracing::info!(component = "tsdb", duration = ?t.elapsed(), "Head GC completed");
         Ok(())
     }

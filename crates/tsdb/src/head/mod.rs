@@ -28,7 +28,7 @@ pub use metrics::HeadMetrics;
 pub use postings::{MemPostings, difference_sorted, intersect_sorted};
 pub use querier::HeadQuerier;
 pub(crate) use querier::HeadSeries;
-pub use series::{FullChunk, MemSeries, SAMPLES_PER_CHUNK, range_end};
+pub use series::{ChunkCutter, FullChunk, MemSeries, SAMPLES_PER_CHUNK, range_end};
 
 use crate::chunks_head::{self, ChunkDiskMapper};
 use crate::exemplar::CircularExemplarStorage;
@@ -58,6 +58,10 @@ pub struct HeadOptions {
     /// Samples before this are out of bounds, on append and in replay:
     /// the blocks already hold them (the last block's end).
     pub min_valid_time: i64,
+    /// Replay the WAL and write nothing: no repair of a damaged tail (the
+    /// replay stops there), no head chunk files, no log to append to. For
+    /// tools reading a folder a server may own (`narthex tsdb dump`).
+    pub read_only: bool,
 }
 
 impl Default for HeadOptions {
@@ -71,6 +75,7 @@ impl Default for HeadOptions {
             chunk_file_size: chunks_head::DEFAULT_MAX_FILE_SIZE,
             max_exemplars: 0,
             min_valid_time: i64::MIN,
+            read_only: false,
         }
     }
 }
@@ -240,7 +245,7 @@ impl Head {
         // Full chunks on disk first: replay attaches them to their series
         // and then skips the WAL samples they already hold.
         let mut on_disk: HashMap<u64, Vec<(i64, i64, chunks_head::ChunkDiskRef)>> = HashMap::new();
-        if let Some(dir) = head.opts.chunks_dir.clone() {
+        if let Some(dir) = head.opts.chunks_dir.clone().filter(|_| !head.opts.read_only) {
             let disk = ChunkDiskMapper::open(&dir, head.opts.chunk_file_size)?;
             disk.iterate_all_chunks(|c| {
                 // Chunks the blocks already hold are dropped with the
@@ -254,6 +259,9 @@ impl Head {
         }
         if let Some(dir) = head.opts.wal_dir.clone() {
             head.replay(&dir, &mut on_disk)?;
+            if head.opts.read_only {
+                return Ok(Arc::new(head));
+            }
             let w = Wal::open(&dir, WalOptions { segment_size: head.opts.wal_segment_size, compress: head.opts.wal_compression })?;
             head.metrics.wal_segment_current.set(w.current_segment() as i64);
             head.wal = Some(Mutex::new(w));
@@ -336,6 +344,10 @@ impl Head {
                     rec.extend_from_slice(r);
                 }
                 Ok(None) => break,
+                Err(wal::WalError::Corruption(c)) if self.opts.read_only => {
+                    tracing::warn!(component = "tsdb", segment = c.segment, offset = c.offset, err = %c, "WAL read error; reading stops there (read-only)");
+                    break;
+                }
                 Err(wal::WalError::Corruption(c)) => {
                     self.metrics.wal_corruptions.inc();
                     tracing::warn!(component = "tsdb", segment = c.segment, offset = c.offset, err = %c, "Encountered WAL read error, attempting repair");

@@ -8,8 +8,48 @@ use model::Labels;
 use crate::chunkenc::{Encoding, XorChunk};
 use crate::chunks_head::{ChunkDiskMapper, ChunkDiskRef, MappedChunk};
 
-/// Prometheus cuts a chunk at this many samples.
+/// The number of samples Prometheus aims for in a chunk.
 pub const SAMPLES_PER_CHUNK: u16 = 120;
+
+/// Where Prometheus ends chunks, so that ours have the same boundaries
+/// (and blocks the same bytes). A chunk ends at the end of the chunk range
+/// it started in; once it holds a quarter of [`SAMPLES_PER_CHUNK`], the
+/// rest of that range is split evenly among as many chunks as the sample
+/// rate so far would fill, so a range holds equal chunks instead of full
+/// ones and a runt. A chunk twice the aim is cut regardless: the rate went
+/// up.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ChunkCutter {
+    /// The open chunk ends before the first sample at or after this.
+    next_at: i64,
+}
+
+impl ChunkCutter {
+    /// For a chunk starting at `t`.
+    pub fn new(t: i64, chunk_range: i64) -> ChunkCutter {
+        ChunkCutter { next_at: range_end(t, chunk_range) }
+    }
+
+    /// Whether `t` starts a new chunk after `open`; updates the estimate
+    /// when `open` reaches a quarter of the aim.
+    pub fn cut_before(&mut self, open: &XorChunk, t: i64) -> bool {
+        let n = open.num_samples();
+        if n == SAMPLES_PER_CHUNK / 4 {
+            if let (Some(start), Some(cur)) = (open.min_time(), open.max_time()) {
+                self.next_at = even_chunk_end(start, cur, self.next_at);
+            }
+        }
+        t >= self.next_at || n >= SAMPLES_PER_CHUNK * 2
+    }
+}
+
+/// The end of a chunk that started at `start` and a quarter-filled by
+/// `cur`, so that the chunks left before `max` are equal.
+fn even_chunk_end(start: i64, cur: i64, max: i64) -> i64 {
+    let quarter = (cur - start).saturating_add(1).saturating_mul(4);
+    let n = (max - start) / quarter.max(1);
+    if n <= 1 { max } else { start + (max - start) / n }
+}
 
 /// A chunk that takes no more samples: written to the head chunk files and
 /// read back through their memory mapping, or, without chunk files (or if
@@ -51,6 +91,8 @@ impl Deref for ChunkBytes {
 pub struct SeriesData {
     full: Vec<FullChunk>,
     open: Option<XorChunk>,
+    /// Where the open chunk ends (meaningless without one).
+    cutter: ChunkCutter,
 }
 
 /// The outcome of checking a sample against what the series holds.
@@ -111,16 +153,15 @@ impl SeriesData {
     }
 
     /// Appends a checked sample. Returns whether a new chunk was started.
-    /// A chunk is cut at [`SAMPLES_PER_CHUNK`] samples or when `t` crosses
-    /// the end of the chunk range the open chunk started in; the cut chunk
-    /// goes to `disk` (as series `r`) when there is one.
+    /// Chunks are cut where [`ChunkCutter`] says, as Prometheus cuts them;
+    /// the cut chunk goes to `disk` (as series `r`) when there is one.
     pub fn append(&mut self, t: i64, v: f64, chunk_range: i64, disk: Option<(&ChunkDiskMapper, u64)>) -> bool {
         if self.check(t, v) != Check::Ok {
             return false;
         }
         let cut = match &self.open {
             None => true,
-            Some(o) => o.num_samples() >= SAMPLES_PER_CHUNK || o.min_time().is_some_and(|min| t >= range_end(min, chunk_range)),
+            Some(o) => self.cutter.cut_before(o, t),
         };
         if cut {
             if let Some(o) = self.open.take() {
@@ -137,6 +178,7 @@ impl SeriesData {
                 }
             }
             self.open = Some(XorChunk::new());
+            self.cutter = ChunkCutter::new(t, chunk_range);
         }
         if let Some(o) = &mut self.open {
             o.append(t, v);
@@ -243,6 +285,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_partial_range_is_split_into_equal_chunks_as_prometheus_splits_it() {
+        // 401 samples at 15 s from a range's middle to its end: three
+        // chunks of about 134, not three of 120 and one of 41.
+        let range = 2 * 3600 * 1000;
+        let start = range - 401 * 15_000;
+        let mut s = SeriesData::default();
+        for i in 0..401 {
+            s.append(start + i * 15_000, i as f64, range, None);
+        }
+        let sizes: Vec<i64> = s.chunks(i64::MIN, i64::MAX, None).iter().map(|c| (c.max_time - c.min_time) / 15_000 + 1).collect();
+        assert_eq!(sizes, [134, 134, 133]);
+        // A rate that jumps after the estimate: cut at twice the aim.
+        let mut s = SeriesData::default();
+        for i in 0..30 {
+            s.append(i * 60_000, 0.0, range, None);
+        }
+        for i in 0..300 {
+            s.append(30 * 60_000 + i, 0.0, range, None);
+        }
+        assert_eq!(s.chunks(i64::MIN, i64::MAX, None)[0].bytes[..2], 240u16.to_be_bytes());
+    }
+
+    #[test]
     fn cuts_at_120_samples_and_range_boundaries() {
         let mut s = SeriesData::default();
         let range = 2 * 3600 * 1000;
@@ -276,11 +341,12 @@ mod tests {
         for i in 0..300 {
             s.append(i * 1000, i as f64, i64::MAX, None);
         }
+        // 1 s apart, the estimate at 30 samples ends chunks after 117.
         assert_eq!(s.chunks(0, 1000, None).len(), 1);
         assert_eq!(s.chunks(0, 299_000, None).len(), 3);
         assert_eq!(s.chunks(250_000, 260_000, None).len(), 1);
         assert_eq!(s.truncate_before(130_000), 1);
-        assert_eq!(s.min_time(), Some(120_000));
+        assert_eq!(s.min_time(), Some(117_000));
     }
 
     #[test]
