@@ -50,6 +50,12 @@ impl Group {
     }
 }
 
+/// Go's `net.JoinHostPort`: a host with a colon (an IPv6 address) is
+/// bracketed, so that the port stays unambiguous.
+pub(crate) fn join_host_port(host: &str, port: impl std::fmt::Display) -> String {
+    if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") }
+}
+
 /// Why a list of target groups (a file's or an HTTP answer's) was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
@@ -140,6 +146,12 @@ mod tests {
         assert!(decode_yaml("").unwrap().is_empty());
         assert!(decode_yaml("- targets: [a]\n  target: b\n").is_err());
         assert_eq!(decode_yaml("- ~\n").unwrap_err().to_string(), "nil target group item found");
+    }
+
+    #[test]
+    fn host_ports_as_go_joins_them() {
+        assert_eq!(join_host_port("a.example", 80), "a.example:80");
+        assert_eq!(join_host_port("::1", "9100"), "[::1]:9100");
     }
 
     #[test]
