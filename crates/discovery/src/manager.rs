@@ -458,7 +458,7 @@ mod tests {
     #[tokio::test]
     async fn unsupported_kinds_count_as_failed_configs_and_leave_the_job_empty() {
         let (m, mut rx, metrics, token) = manager();
-        m.apply_config(&sets(&[("k", "consul_sd_configs: [{server: 'localhost:8500'}]\n")]));
+        m.apply_config(&sets(&[("k", "eureka_sd_configs: [{server: 'http://localhost:8761/eureka'}]\n")]));
         assert_eq!(metrics.failed_configs.get_or_create(&name_label("scrape")).get(), 1);
         let batch = next(&mut rx).await;
         assert!(batch["k"].is_empty());

@@ -26,6 +26,7 @@ pub struct SdMetrics {
     pub(crate) http_failures: Counter,
     pub(crate) dns_lookups: Counter,
     pub(crate) dns_lookup_failures: Counter,
+    pub(crate) consul_rpc_failures: Counter,
 }
 
 pub(crate) fn name_label(name: &str) -> Vec<(String, String)> {
@@ -53,6 +54,7 @@ impl SdMetrics {
         r.register("prometheus_sd_http_failures", "Number of HTTP service discovery refresh failures.", m.http_failures.clone());
         r.register("prometheus_sd_dns_lookups", "The number of DNS-SD lookups.", m.dns_lookups.clone());
         r.register("prometheus_sd_dns_lookup_failures", "The number of DNS-SD lookup failures.", m.dns_lookup_failures.clone());
+        r.register("prometheus_sd_consul_rpc_failures", "The number of Consul RPC call failures.", m.consul_rpc_failures.clone());
         m
     }
 

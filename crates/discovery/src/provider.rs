@@ -6,10 +6,11 @@
 
 use std::time::Duration;
 
-use config::sd::{DnsSdConfig, FileSdConfig, HttpSdConfig, ServiceDiscoveryConfigs, TargetGroup};
+use config::sd::{ConsulSdConfig, DnsSdConfig, FileSdConfig, HttpSdConfig, ServiceDiscoveryConfigs, TargetGroup};
 use tokio::sync::mpsc;
 
 use crate::Group;
+use crate::consul::ConsulDiscovery;
 use crate::dns::DnsDiscovery;
 use crate::file::FileDiscovery;
 use crate::http::HttpDiscovery;
@@ -24,6 +25,7 @@ pub enum ProviderConfig {
     File(FileSdConfig),
     Http(Box<HttpSdConfig>),
     Dns(DnsSdConfig),
+    Consul(Box<ConsulSdConfig>),
 }
 
 impl ProviderConfig {
@@ -34,6 +36,7 @@ impl ProviderConfig {
             ProviderConfig::File(_) => "file",
             ProviderConfig::Http(_) => "http",
             ProviderConfig::Dns(_) => "dns",
+            ProviderConfig::Consul(_) => "consul",
         }
     }
 }
@@ -48,8 +51,12 @@ pub fn provider_configs(sd: &ServiceDiscoveryConfigs) -> (Vec<ProviderConfig>, V
     out.extend(sd.file_sd_configs.iter().flatten().cloned().map(ProviderConfig::File));
     out.extend(sd.http_sd_configs.iter().flatten().map(|c| ProviderConfig::Http(Box::new(c.clone()))));
     out.extend(sd.dns_sd_configs.iter().flatten().cloned().map(ProviderConfig::Dns));
-    let unsupported =
-        sd.configured_kinds().into_iter().filter(|k| !matches!(*k, "static_configs" | "file_sd_configs" | "http_sd_configs" | "dns_sd_configs")).collect();
+    out.extend(sd.consul_sd_configs.iter().flatten().map(|c| ProviderConfig::Consul(Box::new(c.clone()))));
+    let unsupported = sd
+        .configured_kinds()
+        .into_iter()
+        .filter(|k| !matches!(*k, "static_configs" | "file_sd_configs" | "http_sd_configs" | "dns_sd_configs" | "consul_sd_configs"))
+        .collect();
     (out, unsupported)
 }
 
@@ -68,6 +75,7 @@ pub(crate) enum Discoverer {
     File(FileDiscovery),
     Http(Box<HttpDiscovery>),
     Dns(DnsDiscovery),
+    Consul(Box<ConsulDiscovery>),
 }
 
 /// Why a provider could not be created (counted in
@@ -90,6 +98,7 @@ impl Discoverer {
             ProviderConfig::File(c) => Discoverer::File(FileDiscovery::new(c, env.metrics.clone())),
             ProviderConfig::Http(c) => Discoverer::Http(Box::new(HttpDiscovery::new(c, env)?)),
             ProviderConfig::Dns(c) => Discoverer::Dns(DnsDiscovery::new(c, env)?),
+            ProviderConfig::Consul(c) => Discoverer::Consul(Box::new(ConsulDiscovery::new(c, env)?)),
         })
     }
 
@@ -103,6 +112,7 @@ impl Discoverer {
             Discoverer::File(d) => d.run(tx).await,
             Discoverer::Http(d) => d.run(tx).await,
             Discoverer::Dns(d) => d.run(tx).await,
+            Discoverer::Consul(d) => d.run(tx).await,
         }
     }
 }
