@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(prometheus prometheus-node-exporter)
+# dnsmasq-base is dnsmasq without its service: DNS SD's test starts its own.
+PACKAGES=(prometheus prometheus-node-exporter dnsmasq-base)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -169,7 +169,7 @@ mod tests {
 
     fn discovery(url: &str, metrics: &SdMetrics) -> HttpDiscovery {
         let cfg = HttpSdConfig { url: url.to_owned(), refresh_interval: config::Duration::from_millis(100), ..HttpSdConfig::default() };
-        HttpDiscovery::new(&cfg, &Env { metrics: metrics.clone(), user_agent: "Prometheus/test".into() }).unwrap()
+        HttpDiscovery::new(&cfg, &Env { metrics: metrics.clone(), user_agent: "Prometheus/test".into(), dns_nameserver: None }).unwrap()
     }
 
     #[tokio::test]

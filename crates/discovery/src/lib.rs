@@ -1,5 +1,6 @@
 //! Service discovery: the target group every provider produces, the
-//! providers (`static_configs`, `file_sd_configs`, `http_sd_configs`) and
+//! providers (`static_configs`, `file_sd_configs`, `http_sd_configs`,
+//! `dns_sd_configs`, `consul_sd_configs`) and
 //! the discovery manager that runs them and hands the scrape manager one
 //! batched view of every job's groups.
 //!
@@ -7,6 +8,8 @@
 //! must not know how targets are scraped: it hands out target groups and
 //! nothing else.
 
+mod consul;
+mod dns;
 mod file;
 mod http;
 pub mod manager;
@@ -14,6 +17,8 @@ pub mod metrics;
 pub mod provider;
 pub mod targetgroup;
 
+pub use consul::ConsulError;
+pub use dns::DnsError;
 pub use file::FileError;
 pub use http::HttpSdError;
 pub use manager::{Manager, Options, TargetSets, Updates};

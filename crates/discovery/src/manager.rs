@@ -33,11 +33,14 @@ pub struct Options {
     pub update_interval: Duration,
     /// Sent by providers that make HTTP requests.
     pub user_agent: String,
+    /// The one nameserver DNS discovery asks instead of resolv.conf's (for
+    /// tests: Prometheus has no such setting).
+    pub dns_nameserver: Option<std::net::SocketAddr>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { name: "scrape".into(), update_interval: Duration::from_secs(5), user_agent: String::new() }
+        Options { name: "scrape".into(), update_interval: Duration::from_secs(5), user_agent: String::new(), dns_nameserver: None }
     }
 }
 
@@ -139,7 +142,7 @@ impl Manager {
     /// logged and counted in `prometheus_sd_failed_configs`.
     pub fn apply_config(&self, sets: &BTreeMap<String, ServiceDiscoveryConfigs>) {
         let s = &self.shared;
-        let env = Env { metrics: s.metrics.clone(), user_agent: s.opts.user_agent.clone() };
+        let env = Env { metrics: s.metrics.clone(), user_agent: s.opts.user_agent.clone(), dns_nameserver: s.opts.dns_nameserver };
         let mut state = s.state.lock().unwrap_or_else(|p| p.into_inner());
         let old = std::mem::take(&mut state.providers);
         let mut new_subs: Vec<BTreeSet<String>> = vec![BTreeSet::new(); old.len()];
@@ -455,7 +458,7 @@ mod tests {
     #[tokio::test]
     async fn unsupported_kinds_count_as_failed_configs_and_leave_the_job_empty() {
         let (m, mut rx, metrics, token) = manager();
-        m.apply_config(&sets(&[("k", "consul_sd_configs: [{server: 'localhost:8500'}]\n")]));
+        m.apply_config(&sets(&[("k", "eureka_sd_configs: [{server: 'http://localhost:8761/eureka'}]\n")]));
         assert_eq!(metrics.failed_configs.get_or_create(&name_label("scrape")).get(), 1);
         let batch = next(&mut rx).await;
         assert!(batch["k"].is_empty());

@@ -19,10 +19,14 @@ pub struct SdMetrics {
     pub(crate) received_updates: Labeled<Counter>,
     pub(crate) delayed_updates: Labeled<Counter>,
     pub(crate) sent_updates: Labeled<Counter>,
-    /// Refreshes that failed, by `mechanism` (`http`, `dns`).
+    /// Refreshes that failed, by `mechanism` (`http`; Prometheus's DNS
+    /// refresh never fails as a whole: its lookups count on their own).
     pub(crate) refresh_failures: Labeled<Counter>,
     pub(crate) file_read_errors: Counter,
     pub(crate) http_failures: Counter,
+    pub(crate) dns_lookups: Counter,
+    pub(crate) dns_lookup_failures: Counter,
+    pub(crate) consul_rpc_failures: Counter,
 }
 
 pub(crate) fn name_label(name: &str) -> Vec<(String, String)> {
@@ -48,6 +52,9 @@ impl SdMetrics {
         r.register("prometheus_sd_refresh_failures", "Number of refresh failures for the given SD mechanism.", m.refresh_failures.clone());
         r.register("prometheus_sd_file_read_errors", "The number of File-SD read errors.", m.file_read_errors.clone());
         r.register("prometheus_sd_http_failures", "Number of HTTP service discovery refresh failures.", m.http_failures.clone());
+        r.register("prometheus_sd_dns_lookups", "The number of DNS-SD lookups.", m.dns_lookups.clone());
+        r.register("prometheus_sd_dns_lookup_failures", "The number of DNS-SD lookup failures.", m.dns_lookup_failures.clone());
+        r.register("prometheus_sd_consul_rpc_failures", "The number of Consul RPC call failures.", m.consul_rpc_failures.clone());
         m
     }
 

@@ -6,10 +6,12 @@
 
 use std::time::Duration;
 
-use config::sd::{FileSdConfig, HttpSdConfig, ServiceDiscoveryConfigs, TargetGroup};
+use config::sd::{ConsulSdConfig, DnsSdConfig, FileSdConfig, HttpSdConfig, ServiceDiscoveryConfigs, TargetGroup};
 use tokio::sync::mpsc;
 
 use crate::Group;
+use crate::consul::ConsulDiscovery;
+use crate::dns::DnsDiscovery;
 use crate::file::FileDiscovery;
 use crate::http::HttpDiscovery;
 use crate::metrics::SdMetrics;
@@ -22,6 +24,8 @@ pub enum ProviderConfig {
     Static(Vec<TargetGroup>),
     File(FileSdConfig),
     Http(Box<HttpSdConfig>),
+    Dns(DnsSdConfig),
+    Consul(Box<ConsulSdConfig>),
 }
 
 impl ProviderConfig {
@@ -31,6 +35,8 @@ impl ProviderConfig {
             ProviderConfig::Static(_) => "static",
             ProviderConfig::File(_) => "file",
             ProviderConfig::Http(_) => "http",
+            ProviderConfig::Dns(_) => "dns",
+            ProviderConfig::Consul(_) => "consul",
         }
     }
 }
@@ -44,7 +50,13 @@ pub fn provider_configs(sd: &ServiceDiscoveryConfigs) -> (Vec<ProviderConfig>, V
     }
     out.extend(sd.file_sd_configs.iter().flatten().cloned().map(ProviderConfig::File));
     out.extend(sd.http_sd_configs.iter().flatten().map(|c| ProviderConfig::Http(Box::new(c.clone()))));
-    let unsupported = sd.configured_kinds().into_iter().filter(|k| !matches!(*k, "static_configs" | "file_sd_configs" | "http_sd_configs")).collect();
+    out.extend(sd.dns_sd_configs.iter().flatten().cloned().map(ProviderConfig::Dns));
+    out.extend(sd.consul_sd_configs.iter().flatten().map(|c| ProviderConfig::Consul(Box::new(c.clone()))));
+    let unsupported = sd
+        .configured_kinds()
+        .into_iter()
+        .filter(|k| !matches!(*k, "static_configs" | "file_sd_configs" | "http_sd_configs" | "dns_sd_configs" | "consul_sd_configs"))
+        .collect();
     (out, unsupported)
 }
 
@@ -53,6 +65,7 @@ pub fn provider_configs(sd: &ServiceDiscoveryConfigs) -> (Vec<ProviderConfig>, V
 pub(crate) struct Env {
     pub metrics: SdMetrics,
     pub user_agent: String,
+    pub dns_nameserver: Option<std::net::SocketAddr>,
 }
 
 /// A provider ready to run.
@@ -61,6 +74,8 @@ pub(crate) enum Discoverer {
     Static(Vec<Group>),
     File(FileDiscovery),
     Http(Box<HttpDiscovery>),
+    Dns(DnsDiscovery),
+    Consul(Box<ConsulDiscovery>),
 }
 
 /// Why a provider could not be created (counted in
@@ -71,6 +86,9 @@ pub enum BuildError {
     Http(#[from] httpclient::ClientError),
     #[error("invalid URL {url:?}: {err}")]
     Url { url: String, err: url::ParseError },
+    /// A setting the provider cannot work with, in words.
+    #[error("{0}")]
+    Config(String),
 }
 
 impl Discoverer {
@@ -79,6 +97,8 @@ impl Discoverer {
             ProviderConfig::Static(tgs) => Discoverer::Static(tgs.iter().enumerate().map(|(i, tg)| Group::from_static(tg, i)).collect()),
             ProviderConfig::File(c) => Discoverer::File(FileDiscovery::new(c, env.metrics.clone())),
             ProviderConfig::Http(c) => Discoverer::Http(Box::new(HttpDiscovery::new(c, env)?)),
+            ProviderConfig::Dns(c) => Discoverer::Dns(DnsDiscovery::new(c, env)?),
+            ProviderConfig::Consul(c) => Discoverer::Consul(Box::new(ConsulDiscovery::new(c, env)?)),
         })
     }
 
@@ -91,6 +111,8 @@ impl Discoverer {
             }
             Discoverer::File(d) => d.run(tx).await,
             Discoverer::Http(d) => d.run(tx).await,
+            Discoverer::Dns(d) => d.run(tx).await,
+            Discoverer::Consul(d) => d.run(tx).await,
         }
     }
 }

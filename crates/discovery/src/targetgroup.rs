@@ -50,6 +50,20 @@ impl Group {
     }
 }
 
+/// Go's `net.JoinHostPort`: a host with a colon (an IPv6 address) is
+/// bracketed, so that the port stays unambiguous.
+pub(crate) fn join_host_port(host: &str, port: impl std::fmt::Display) -> String {
+    if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") }
+}
+
+/// Prometheus's `strutil.SanitizeLabelName`, for keys that providers turn
+/// into `__meta_*` label names: every character outside `[a-zA-Z0-9_]`
+/// becomes one `_` (a multi-byte character too, as Go's regexp works on
+/// runes).
+pub(crate) fn sanitize_label_name(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect()
+}
+
 /// Why a list of target groups (a file's or an HTTP answer's) was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
@@ -140,6 +154,15 @@ mod tests {
         assert!(decode_yaml("").unwrap().is_empty());
         assert!(decode_yaml("- targets: [a]\n  target: b\n").is_err());
         assert_eq!(decode_yaml("- ~\n").unwrap_err().to_string(), "nil target group item found");
+    }
+
+    #[test]
+    fn host_ports_and_sanitized_names_as_go_makes_them() {
+        assert_eq!(join_host_port("a.example", 80), "a.example:80");
+        assert_eq!(join_host_port("::1", "9100"), "[::1]:9100");
+        assert_eq!(sanitize_label_name("rack-id.v2"), "rack_id_v2");
+        assert_eq!(sanitize_label_name("zoné"), "zon_");
+        assert_eq!(sanitize_label_name("9ok_"), "9ok_");
     }
 
     #[test]

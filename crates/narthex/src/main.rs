@@ -39,7 +39,7 @@ const STOP_GRACE: Duration = Duration::from_secs(4);
 
 /// Components of Prometheus not built yet; announced at start-up so that
 /// nobody mistakes their absence for an empty result.
-const NOT_YET: &str = "service discovery other than static_configs, file_sd_configs and http_sd_configs, rules, notifier, remote write and read clients";
+const NOT_YET: &str = "service discovery other than static_configs, file_sd_configs, http_sd_configs, dns_sd_configs and consul_sd_configs, rules, notifier, remote write and read clients";
 
 fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
@@ -196,7 +196,12 @@ async fn serve(flags: &ServerFlags, matches: &clap::ArgMatches, mode: Mode, init
     );
 
     let (discovery, mut target_sets) = discovery::Manager::new(
-        discovery::Options { name: "scrape".into(), update_interval: discovery_update_interval()?, user_agent: format!("Prometheus/{VERSION} (narthex)") },
+        discovery::Options {
+            name: "scrape".into(),
+            update_interval: discovery_update_interval()?,
+            user_agent: format!("Prometheus/{VERSION} (narthex)"),
+            dns_nameserver: dns_nameserver()?,
+        },
         discovery::SdMetrics::new(Some(&mut registry)),
     );
     let sd = discovery.clone();
@@ -406,6 +411,17 @@ fn discovery_update_interval() -> anyhow::Result<Duration> {
     match std::env::var("NARTHEX_SD_UPDATE_INTERVAL") {
         Ok(v) => humantime::parse_duration(&v).with_context(|| format!("invalid NARTHEX_SD_UPDATE_INTERVAL {v:?}")),
         Err(_) => Ok(Duration::from_secs(5)),
+    }
+}
+
+/// `NARTHEX_DNS_NAMESERVER` (`127.0.0.1:5353`): the one nameserver DNS
+/// discovery asks instead of resolv.conf's, so that end-to-end tests can
+/// serve their own records without touching the machine's resolver.
+/// Prometheus has no such setting.
+fn dns_nameserver() -> anyhow::Result<Option<std::net::SocketAddr>> {
+    match std::env::var("NARTHEX_DNS_NAMESERVER") {
+        Ok(v) => v.parse().map(Some).with_context(|| format!("invalid NARTHEX_DNS_NAMESERVER {v:?} (want IP:PORT)")),
+        Err(_) => Ok(None),
     }
 }
 

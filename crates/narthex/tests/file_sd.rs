@@ -6,32 +6,9 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::process::{Command, Stdio};
 
-use common::{Killed, free_port, wait_for};
-use serde_json::Value;
-
-/// A target answering every request with `body`, on its own thread.
-fn target(body: &'static str) -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for mut conn in l.incoming().flatten() {
-            let mut buf = [0u8; 4096];
-            let _ = conn.read(&mut buf);
-            let _ = write!(conn, "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n\r\n{body}", body.len());
-        }
-    });
-    port
-}
-
-fn active(port: u16) -> Vec<Value> {
-    let body = common::http_get(port, "/api/v1/targets").unwrap_or_default();
-    let v: Value = serde_json::from_str(&body).unwrap_or_default();
-    v["data"]["activeTargets"].as_array().cloned().unwrap_or_default()
-}
+use common::{Killed, active_targets as active, free_port, serve_metrics as target, wait_for};
 
 #[test]
 fn file_sd_targets_follow_the_file() {

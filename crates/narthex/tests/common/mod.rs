@@ -65,12 +65,19 @@ pub fn json(port: u16, path: &str) -> serde_json::Value {
 
 /// Starts our binary on `cfg`, listening on `port`, with its data in `data`.
 pub fn start_narthex(cfg: &Path, port: u16, data: &Path, extra: &[&str]) -> Killed {
+    start_narthex_with_env(cfg, port, data, extra, &[])
+}
+
+/// [`start_narthex`] with extra environment variables (the test-only
+/// `NARTHEX_SD_UPDATE_INTERVAL`, `NARTHEX_DNS_NAMESERVER`).
+pub fn start_narthex_with_env(cfg: &Path, port: u16, data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Killed {
     Killed(
         Command::new(env!("CARGO_BIN_EXE_narthex"))
             .arg(format!("--config.file={}", cfg.display()))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .arg(format!("--storage.tsdb.path={}", data.display()))
             .args(extra)
+            .envs(env.iter().copied())
             .stderr(Stdio::null())
             .spawn()
             .expect("start narthex"),
@@ -118,6 +125,28 @@ pub fn wait_for(port: u16, path: &str, what: &str, cond: impl Fn(&str) -> bool) 
         assert!(start.elapsed() < Duration::from_secs(60), "{what}: last answer from {path}:\n{body:.2000}");
         std::thread::sleep(Duration::from_millis(300));
     }
+}
+
+/// A loopback HTTP server answering every request with `body` as the
+/// Prometheus text format, on its own thread; returns its port.
+pub fn serve_metrics(body: &'static str) -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("local address").port();
+    std::thread::spawn(move || {
+        for mut conn in l.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let _ = write!(conn, "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+        }
+    });
+    port
+}
+
+/// `/api/v1/targets`' active targets (none while it does not answer).
+pub fn active_targets(port: u16) -> Vec<serde_json::Value> {
+    let body = http_get(port, "/api/v1/targets").unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    v["data"]["activeTargets"].as_array().cloned().unwrap_or_default()
 }
 
 /// Percent-encodes a query parameter value.
