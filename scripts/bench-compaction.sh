@@ -48,24 +48,34 @@ while [ "$(grep -c 'Head GC completed' "$work/prometheus.log")" != "$n" ]; do
     n=$(grep -c 'Head GC completed' "$work/prometheus.log")
     sleep 10
 done
+# A WAL long enough is checkpointed after the GC.
+while [ "$(grep -c 'Creating checkpoint' "$work/prometheus.log")" != "$(grep -c 'WAL checkpoint complete' "$work/prometheus.log")" ]; do
+    sleep 1
+done
 peak_kib=$(awk '/VmHWM/ { print $2 }' "/proc/$prom/status")
 kill "$prom"; wait "$prom" 2>/dev/null || true; prom=""
-# Durations as Go prints them (1m2.5s, 850ms, 12.3s).
-theirs_s=$(grep "write block" "$work/prometheus.log" | sed -E 's/.*duration=([^ ]+).*/\1/' |
-    awk '{ d = $1; s = 0
-           if (d ~ /ms$/) { sub(/ms$/, "", d); s = d / 1000 }
-           else { if (d ~ /m/) { split(d, a, "m"); s = a[1] * 60; d = a[2] } sub(/s$/, "", d); s += d }
-           t += s } END { printf "%.2f", t }')
+# Sum of the durations (as Go prints them: 1m2.5s, 850ms, 12.3s, 40µs) of
+# the log lines matching $1.
+go_seconds() {
+    grep "$1" "$work/prometheus.log" | sed -E 's/.* duration=([^ ]+).*/\1/' |
+        awk '{ d = $1; s = 0
+               if (d ~ /µs$/) { sub(/µs$/, "", d); s = d / 1e6 }
+               else if (d ~ /ms$/) { sub(/ms$/, "", d); s = d / 1000 }
+               else { if (d ~ /m/) { split(d, a, "m"); s = a[1] * 60; d = a[2] } sub(/s$/, "", d); s += d }
+               t += s } END { printf "%.2f", t }'
+}
+theirs_s=$(go_seconds "write block")
+theirs_trunc=$(awk -v a="$(go_seconds 'Head GC completed')" -v b="$(go_seconds 'WAL checkpoint complete')" 'BEGIN { printf "%.2f", a + b }')
 read -r theirs_samples theirs_bytes < <(
     total_s=0; total_b=0
     for m in "$work"/theirs/*/meta.json; do
         d=$(dirname "$m")
         s=$(grep -o '"numSamples": [0-9]*' "$m" | grep -o '[0-9]*')
-        b=$(du -sb "$d" | cut -f1)
+        b=$(find "$d" -type f -printf "%s\n" | awk "{ t += \$1 } END { print t }")
         total_s=$((total_s + s)); total_b=$((total_b + b))
     done
     echo "$total_s $total_b")
-echo "prometheus: $(grep -c 'write block' "$work/prometheus.log") block(s) in ${theirs_s} s, peak RSS over the head $(( (peak_kib - base_kib) / 1024 )) MiB (head RSS $((base_kib / 1024)) MiB)"
+echo "prometheus: $(grep -c 'write block' "$work/prometheus.log") block(s) in ${theirs_s} s, peak RSS over the head $(( (peak_kib - base_kib) / 1024 )) MiB (head RSS $((base_kib / 1024)) MiB; then head GC and WAL checkpoint ${theirs_trunc} s)"
 echo "prometheus blocks: $theirs_samples samples in $theirs_bytes bytes, $(awk -v b="$theirs_bytes" -v s="$theirs_samples" 'BEGIN { printf "%.3f", b / s }') bytes/sample"
 
 ours_s=$(echo "$ours" | sed -nE 's/.* in ([0-9.]+) s, peak.*/\1/p')

@@ -24,6 +24,7 @@ pub struct PoolView {
     pub active: Vec<Arc<Target>>,
     pub dropped: Vec<Arc<DroppedTarget>>,
     pub dropped_count: usize,
+    pub loops_started: u64,
 }
 
 #[derive(Debug, Default)]
@@ -125,7 +126,7 @@ impl Manager {
                 let mut active = p.active_targets();
                 active.sort_by(|a, b| a.labels.cmp(&b.labels));
                 let (dropped, dropped_count) = p.dropped_targets();
-                (job.clone(), PoolView { config: p.config().clone(), active, dropped, dropped_count })
+                (job.clone(), PoolView { config: p.config().clone(), active, dropped, dropped_count, loops_started: p.loops_started() })
             })
             .collect();
         *self.view.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(view);

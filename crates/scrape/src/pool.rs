@@ -132,6 +132,9 @@ pub struct ScrapePool {
     dropped: Vec<Arc<DroppedTarget>>,
     dropped_count: usize,
     forced: ForcedError,
+    /// Loops started over the pool's life: what a target-set change costs,
+    /// which tests check is only the changed targets.
+    loops_started: u64,
 }
 
 impl std::fmt::Debug for ScrapePool {
@@ -156,6 +159,7 @@ impl ScrapePool {
             dropped: Vec::new(),
             dropped_count: 0,
             forced: ForcedError::default(),
+            loops_started: 0,
         })
     }
 
@@ -169,6 +173,10 @@ impl ScrapePool {
 
     pub fn dropped_targets(&self) -> (Vec<Arc<DroppedTarget>>, usize) {
         (self.dropped.clone(), self.dropped_count)
+    }
+
+    pub fn loops_started(&self) -> u64 {
+        self.loops_started
     }
 
     /// Takes the job's full set of target groups: starts loops for new
@@ -303,6 +311,7 @@ impl ScrapePool {
     }
 
     fn start_loop(&mut self, h: u64, target: Arc<Target>, cache: ScrapeCache) {
+        self.loops_started += 1;
         let shared = &self.shared;
         let url = match url::Url::parse(&target.scrape_url) {
             Ok(u) => u,

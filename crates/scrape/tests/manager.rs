@@ -248,3 +248,69 @@ async fn body_and_sample_limits_from_the_config() {
     r.shutdown.cancel();
     r.manager.stop().await;
 }
+
+/// The `i`th of many distinct addresses on loopback ports nothing listens
+/// on (scrapes fail at once).
+fn loopback_addr(i: usize) -> String {
+    format!("127.{}.{}.1:{}", i / 62_500 + 1, (i / 250) % 250 + 1, 20_000 + i % 250)
+}
+
+/// `n` targets, the first `changed` of them replaced by others.
+fn file_sd_addrs(n: usize, changed: usize) -> Vec<String> {
+    (0..n).map(|i| loopback_addr(if i < changed { i + n } else { i })).collect()
+}
+
+fn file_sd_targets(n: usize, changed: usize) -> String {
+    let quoted: Vec<String> = file_sd_addrs(n, changed).iter().map(|a| format!("\"{a}\"")).collect();
+    format!("[{{\"targets\": [{}], \"labels\": {{\"env\": \"test\"}}}}]", quoted.join(", "))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_sd_change_reaches_the_pool_in_one_batch_and_restarts_only_changed_loops() {
+    const N: usize = 10_000;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("targets.json");
+    let write = |body: String| {
+        // Renamed into place, as deployment tools write such files.
+        let tmp = dir.path().join("targets.json.tmp");
+        std::fs::write(&tmp, body).unwrap();
+        std::fs::rename(&tmp, &file).unwrap();
+    };
+    write(file_sd_targets(N, 0));
+    let y = format!("global:\n  scrape_interval: 1h\nscrape_configs:\n- job_name: fs\n  file_sd_configs:\n  - files: ['{}']\n", file.display());
+    let cfg = config::Config::load(&y).unwrap();
+    let r = rig();
+    r.manager.apply_config(&cfg).await.unwrap();
+
+    let opts = discovery::Options { update_interval: Duration::from_millis(200), ..discovery::Options::default() };
+    let (sd, mut batches) = discovery::Manager::new(opts, discovery::SdMetrics::default());
+    sd.apply_config(&cfg.scrape_configs.iter().map(|sc| (sc.job_name.clone(), sc.service_discovery.clone())).collect());
+    let token = CancellationToken::new();
+    let run = tokio::spawn({
+        let (sd, token) = (sd.clone(), token.clone());
+        async move { sd.run(token).await }
+    });
+    let pool = |r: &Rig| r.manager.pools().get("fs").map(|p| (p.active.len(), p.loops_started)).unwrap_or_default();
+
+    // The first batch holds every target.
+    let first = tokio::time::timeout(Duration::from_secs(30), batches.recv()).await.unwrap().unwrap();
+    r.manager.sync(first.into_iter().collect()).await;
+    assert_eq!(pool(&r), (N, N as u64));
+
+    // 1 % of the targets change: the next batch carries the change, and
+    // only their loops start (the others keep running).
+    write(file_sd_targets(N, N / 100));
+    let next = tokio::time::timeout(Duration::from_secs(30), batches.recv()).await.unwrap().unwrap();
+    r.manager.sync(next.into_iter().collect()).await;
+    assert_eq!(pool(&r), (N, (N + N / 100) as u64));
+    let mut active: Vec<String> = r.manager.pools().get("fs").unwrap().active.iter().map(|t| t.labels.get("__address__").to_owned()).collect();
+    let mut want = file_sd_addrs(N, N / 100);
+    active.sort();
+    want.sort();
+    assert!(active == want, "the pool's targets are the file's");
+
+    token.cancel();
+    run.await.unwrap();
+    r.manager.stop().await;
+    r.shutdown.cancel();
+}

@@ -1,5 +1,5 @@
 use model::{Labels, Matcher};
-use storage::{Appendable, LabelHints, Queryable, SeriesRef};
+use storage::{Appendable, LabelHints, Querier, Queryable, SeriesRef};
 
 use super::*;
 use crate::block::{SeriesSamples, WriteOptions, write_block_with};
@@ -304,4 +304,29 @@ fn a_snapshot_links_the_blocks_and_writes_the_head() {
     assert_eq!(all, expected(3, 0, 250_000, 1000));
     let without = db.snapshot(false).unwrap();
     assert_eq!(block::block_dirs(&dir.path().join("snapshots").join(without)).unwrap().len(), 1);
+}
+
+#[test]
+fn series_that_stopped_are_collected_once_their_range_is_in_a_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path(), opts(0, 0, RANGE));
+    // Series 0..10 stop at 90 s; series 10..12 go on.
+    let mut app = db.appender();
+    let mut t = 0;
+    while t < 350_000 {
+        let from = if t < 90_000 { 0 } else { 10 };
+        for i in from..12 {
+            app.append(SeriesRef::UNKNOWN, &lbls("m", i), t, 1.0).unwrap();
+        }
+        app.commit().unwrap();
+        t += 1000;
+    }
+    assert_eq!(db.head().num_series(), 12);
+    db.compact().unwrap();
+    assert_eq!(db.head().num_series(), 2, "the stopped series are gone from the head");
+    // Their data is in the first block and still read.
+    assert_eq!(read(&db, 0, 400_000, &all_m()).len(), 12);
+    // And the head's label index forgot them.
+    let head_q = crate::head::HeadQuerier::new(db.head().clone(), 0, 400_000);
+    assert_eq!(head_q.label_values("i", &LabelHints::default(), &[]).unwrap().0, ["10", "11"]);
 }
