@@ -27,18 +27,8 @@ fn start(dir: &Path, extra: &[&str]) -> (Killed, u16) {
     let cfg = dir.join("prometheus.yml");
     std::fs::write(&cfg, "scrape_configs: []\n").unwrap();
     let port = free_port();
-    let s = Killed(
-        Command::new(env!("CARGO_BIN_EXE_narthex"))
-            .arg(format!("--config.file={}", cfg.display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
-            .arg("--web.enable-remote-write-receiver")
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let args: Vec<&str> = std::iter::once("--web.enable-remote-write-receiver").chain(extra.iter().copied()).collect();
+    let s = common::start_narthex(&cfg, port, &dir.join("data"), &args);
     wait_for("readiness", || get(port, "/-/ready").0 == 200);
     (s, port)
 }
