@@ -200,4 +200,12 @@ scrape_configs:
     let mut buf = String::new();
     let _ = s.read_to_string(&mut buf);
     assert!(buf.starts_with("HTTP/1.1 200") && buf.contains(r#""resultType":"vector""#) && buf.contains(r#""job":"self""#), "{buf}");
+
+    // A POST with its parameters in the URL and no form body, as
+    // `curl -X POST` sends it: Prometheus serves it, and so do we.
+    for path in ["/api/v1/query?query=1%2B1", "/api/v1/labels?match[]=up", "/api/v1/series?match[]=up"] {
+        let (code, body) = common::http(port, "POST", path, "", b"");
+        assert_eq!(code, 200, "{path}: {body}");
+    }
+    assert!(common::http(port, "POST", "/api/v1/query?query=1%2B1", "", b"").1.contains(r#""2"]"#));
 }

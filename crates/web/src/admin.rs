@@ -8,16 +8,15 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::State;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use model::Matcher;
 use serde::Serialize;
 
 use crate::exemplars::{MAX_TIME, MIN_TIME};
 use crate::query::parse_time;
-use crate::{ApiError, AppState, api};
+use crate::{ApiError, AppState, Params, api};
 
 /// What the admin and status endpoints ask of the TSDB. Calls may block
 /// (they read the whole index or write files) and are made off the async
@@ -114,27 +113,8 @@ async fn call<T: Send + 'static>(
     }
 }
 
-/// Go's `r.Form` after `ParseForm`: the body's parameters (when it is a
-/// form) before the query string's. Not `axum`'s `RawForm`, which refuses
-/// a POST without a form content type: `curl -X POST '...?match[]=up'`
-/// sends none, and Prometheus serves it.
-fn form(query: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Vec<(String, String)> {
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded")));
-    let mut out: Vec<(String, String)> = if is_form { url::form_urlencoded::parse(body).into_owned().collect() } else { Vec::new() };
-    out.extend(query.map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned()).into_iter().flatten());
-    out
-}
-
-/// Go's `r.FormValue`: the first value, empty when absent.
-fn form_value<'a>(form: &'a [(String, String)], name: &str) -> &'a str {
-    form.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
-}
-
-fn time_param(form: &[(String, String)], name: &str, default: i64) -> Result<i64, ApiError> {
-    match form_value(form, name) {
+fn time_param(form: &Params, name: &str, default: i64) -> Result<i64, ApiError> {
+    match form.value(name) {
         "" => Ok(default),
         v => parse_time(v).ok_or_else(|| {
             ApiError::bad_data(&format!("invalid parameter {name:?}: invalid time value for '{name}': cannot parse {v:?} to a valid timestamp"))
@@ -151,13 +131,12 @@ fn parse_go_bool(s: &str) -> Option<bool> {
     }
 }
 
-pub(crate) async fn status_tsdb(State(s): State<Arc<AppState>>, RawQuery(q): RawQuery) -> Response {
+pub(crate) async fn status_tsdb(State(s): State<Arc<AppState>>, form: Params) -> Response {
     if let Some(r) = agent_refusal(&s) {
         return r;
     }
-    let form = form(q.as_deref(), &HeaderMap::new(), &[]);
     // `limit` is Prometheus 3.x's; 2.42 ignores it and shows 10.
-    let limit = match form_value(&form, "limit") {
+    let limit = match form.value("limit") {
         "" => DEFAULT_STATUS_LIMIT,
         l => match l.parse::<i64>() {
             Ok(n) if n >= 1 => usize::try_from(n).unwrap_or(usize::MAX),
@@ -174,12 +153,11 @@ pub(crate) async fn status_tsdb(State(s): State<Arc<AppState>>, RawQuery(q): Raw
     }
 }
 
-pub(crate) async fn delete_series(State(s): State<Arc<AppState>>, RawQuery(q): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn delete_series(State(s): State<Arc<AppState>>, form: Params) -> Response {
     if let Some(r) = admin_refusal(&s) {
         return r;
     }
-    let form = form(q.as_deref(), &headers, &body);
-    let selectors: Vec<&str> = form.iter().filter(|(k, _)| k == "match[]").map(|(_, v)| v.as_str()).collect();
+    let selectors: Vec<&str> = form.0.iter().filter(|(k, _)| k == "match[]").map(|(_, v)| v.as_str()).collect();
     if selectors.is_empty() {
         return ApiError::bad_data("no match[] parameter provided").into_response();
     }
@@ -222,12 +200,11 @@ pub(crate) async fn clean_tombstones(State(s): State<Arc<AppState>>) -> Response
     }
 }
 
-pub(crate) async fn snapshot(State(s): State<Arc<AppState>>, RawQuery(q): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn snapshot(State(s): State<Arc<AppState>>, form: Params) -> Response {
     if let Some(r) = admin_refusal(&s) {
         return r;
     }
-    let form = form(q.as_deref(), &headers, &body);
-    let skip_head = match form_value(&form, "skip_head") {
+    let skip_head = match form.value("skip_head") {
         "" => false,
         v => match parse_go_bool(v) {
             Some(b) => b,

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::extract::{RawForm, RawQuery, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use promql::engine::{QueryError, format_value};
@@ -41,8 +41,8 @@ fn time_param(p: &BTreeMap<String, String>, name: &str, default: i64) -> Result<
     }
 }
 
-pub(crate) async fn query_exemplars(State(s): State<Arc<AppState>>, RawQuery(q): RawQuery, form: RawForm) -> Response {
-    let p: BTreeMap<String, String> = crate::request_params(q, form).into_iter().collect();
+pub(crate) async fn query_exemplars(State(s): State<Arc<AppState>>, params: crate::Params) -> Response {
+    let p: BTreeMap<String, String> = params.first_values();
     let (start, end) = match (time_param(&p, "start", MIN_TIME), time_param(&p, "end", MAX_TIME)) {
         (Ok(s), Ok(e)) => (s, e),
         (Err(m), _) | (_, Err(m)) => return bad_data(&m),

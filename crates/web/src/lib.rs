@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
-use axum::extract::{RawForm, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -248,16 +248,44 @@ fn api<T: Serialize>(data: T) -> Response {
     axum::Json(Success { status: "success", data }).into_response()
 }
 
-/// Every parameter of a GET or form POST, in order, repeated ones kept
-/// (`match[]` is a list).
-pub(crate) fn request_params(query: Option<String>, form: RawForm) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = query.as_deref().map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
-    // For a GET, axum hands the query string back as the "form".
-    let RawForm(body) = form;
-    if Some(body.as_ref()) != query.as_deref().map(str::as_bytes) {
-        out.extend(url::form_urlencoded::parse(&body).into_owned());
+/// A request's parameters as Go's `r.Form` holds them after `ParseForm`:
+/// a form body's first, then the query string's, in order, repeated ones
+/// kept (`match[]` is a list). Unlike axum's `RawForm`, a POST without a
+/// form content type is no error: `curl -X POST '...?query=up'` sends
+/// none, and Prometheus serves it.
+pub(crate) struct Params(pub Vec<(String, String)>);
+
+impl Params {
+    /// Go's `r.FormValue`: the first value, empty when absent.
+    pub(crate) fn value(&self, name: &str) -> &str {
+        self.0.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
     }
-    out
+
+    /// The first value of each name.
+    pub(crate) fn first_values(&self) -> std::collections::BTreeMap<String, String> {
+        let mut out = std::collections::BTreeMap::new();
+        for (k, v) in &self.0 {
+            out.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        out
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Params {
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let query = req.uri().query().map(str::to_owned);
+        let is_form = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded")));
+        let body = axum::body::Bytes::from_request(req, state).await.map_err(IntoResponse::into_response)?;
+        let mut out: Vec<(String, String)> = if is_form { url::form_urlencoded::parse(&body).into_owned().collect() } else { Vec::new() };
+        out.extend(query.iter().flat_map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned()));
+        Ok(Params(out))
+    }
 }
 
 /// An API error in Prometheus's envelope: the HTTP status, the

@@ -8,12 +8,12 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use axum::extract::{RawForm, RawQuery, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use promql::engine::{Control, Engine, QueryError, QueryResult, Value, format_value};
 
-use crate::{AppState, bad_data, error};
+use crate::{AppState, Params, bad_data, error};
 
 /// What the query API needs: the engine and the storage it reads.
 #[derive(Clone)]
@@ -90,11 +90,6 @@ impl std::fmt::Debug for QueryHandle {
 /// Prometheus's limit on points per series in a range query.
 const MAX_POINTS: i64 = 11_000;
 
-/// The parameters by name; a later value (the form's) wins.
-fn params(query: Option<String>, form: RawForm) -> BTreeMap<String, String> {
-    crate::request_params(query, form).into_iter().collect()
-}
-
 /// A time parameter: Unix seconds (possibly fractional) or RFC 3339.
 pub(crate) fn parse_time(s: &str) -> Option<i64> {
     if let Ok(f) = s.parse::<f64>() {
@@ -118,20 +113,20 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
-pub(crate) async fn query(State(s): State<Arc<AppState>>, RawQuery(q): RawQuery, form: RawForm) -> Response {
-    instant(s, params(q, form)).await
+pub(crate) async fn query(State(s): State<Arc<AppState>>, p: Params) -> Response {
+    instant(s, p.first_values()).await
 }
 
-pub(crate) async fn query_range(State(s): State<Arc<AppState>>, RawQuery(q): RawQuery, form: RawForm) -> Response {
-    range(s, params(q, form)).await
+pub(crate) async fn query_range(State(s): State<Arc<AppState>>, p: Params) -> Response {
+    range(s, p.first_values()).await
 }
 
 /// `/api/v1/format_query`: the query as Prometheus's prettifier lays it
 /// out. It is only parsed, never run, but with the engine's rules (an
 /// experimental function is refused unless enabled) so that a query that
 /// formats is one `/api/v1/query` accepts.
-pub(crate) async fn format_query(State(s): State<Arc<AppState>>, RawQuery(q): RawQuery, form: RawForm) -> Response {
-    let p = params(q, form);
+pub(crate) async fn format_query(State(s): State<Arc<AppState>>, p: Params) -> Response {
+    let p = p.first_values();
     // Prometheus reads a missing parameter as an empty query, whose parse
     // error has no position to give.
     let Some(query) = p.get("query").filter(|q| !q.is_empty()) else {

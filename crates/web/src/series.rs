@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use axum::extract::{Path, RawForm, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use model::Matcher;
@@ -13,7 +13,7 @@ use promql::parser::Expr;
 use storage::{LabelHints, SelectHints};
 
 use crate::query::{QueryHandle, parse_time};
-use crate::{ApiError, AppState, error, request_params};
+use crate::{ApiError, AppState, Params, error};
 
 /// What every one of these endpoints takes.
 struct Request {
@@ -60,16 +60,16 @@ fn handle(s: &AppState) -> Result<QueryHandle, ApiError> {
     s.handles.query.clone().ok_or_else(|| ApiError(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "storage not available".into()))
 }
 
-pub(crate) async fn labels(State(s): State<Arc<AppState>>, RawQuery(q): RawQuery, form: RawForm) -> Response {
-    let (h, req) = match (handle(&s), parse_request(&request_params(q, form))) {
+pub(crate) async fn labels(State(s): State<Arc<AppState>>, Params(params): Params) -> Response {
+    let (h, req) = match (handle(&s), parse_request(&params)) {
         (Ok(h), Ok(r)) => (h, r),
         (Err(e), _) | (_, Err(e)) => return e.into_response(),
     };
     names_or_values(h, req, None).await
 }
 
-pub(crate) async fn label_values(State(s): State<Arc<AppState>>, Path(name): Path<String>, RawQuery(q): RawQuery, form: RawForm) -> Response {
-    let (h, req) = match (handle(&s), parse_request(&request_params(q, form))) {
+pub(crate) async fn label_values(State(s): State<Arc<AppState>>, Path(name): Path<String>, Params(params): Params) -> Response {
+    let (h, req) = match (handle(&s), parse_request(&params)) {
         (Ok(h), Ok(r)) => (h, r),
         (Err(e), _) | (_, Err(e)) => return e.into_response(),
     };
@@ -111,8 +111,8 @@ async fn names_or_values(h: QueryHandle, req: Request, name: Option<String>) -> 
     }
 }
 
-pub(crate) async fn series(State(s): State<Arc<AppState>>, RawQuery(q): RawQuery, form: RawForm) -> Response {
-    let (h, req) = match (handle(&s), parse_request(&request_params(q, form))) {
+pub(crate) async fn series(State(s): State<Arc<AppState>>, Params(params): Params) -> Response {
+    let (h, req) = match (handle(&s), parse_request(&params)) {
         (Ok(h), Ok(r)) => (h, r),
         (Err(e), _) | (_, Err(e)) => return e.into_response(),
     };
