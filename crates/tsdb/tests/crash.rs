@@ -148,3 +148,112 @@ fn crash_recovery() {
     // test proved nothing.
     assert!(total_acked > 40, "only {total_acked} thread-rounds committed anything");
 }
+
+/// A data folder whose head is cut into 20 s blocks, merged up to 60 s.
+fn open_db(dir: &Path) -> tsdb::db::Db {
+    let opts = tsdb::db::DbOptions {
+        retention_duration: 0,
+        min_block_duration: 20_000,
+        max_block_duration: 60_000,
+        head: HeadOptions { wal_segment_size: 256 * 1024, chunk_file_size: 16 * 1024, ..HeadOptions::default() },
+        ..tsdb::db::DbOptions::default()
+    };
+    tsdb::db::Db::open(dir, opts, HeadMetrics::new(None), tsdb::db::DbMetrics::new(None)).expect("the database opens after a crash")
+}
+
+/// Batches present for each series, through blocks and head.
+fn db_batches(db: &tsdb::db::Db) -> Vec<Vec<i64>> {
+    let q = db.querier(i64::MIN, i64::MAX).unwrap();
+    let mut out = vec![Vec::new(); SERIES_PER_THREAD];
+    let all = storage::read_all(q.select(true, None, &[Matcher::equal("__name__", "crash")]).as_mut()).unwrap();
+    for (labels, samples) in all {
+        let i: usize = labels.get("i").parse().unwrap();
+        out[i] = samples.into_iter().map(|(t, _)| t / 1000).collect();
+    }
+    out
+}
+
+/// The child of `crash_recovery_with_compaction`: one appender (a batch
+/// is one second of data) and compaction running beside it all the time,
+/// so that kills land in block writes, head truncation and checkpoints.
+#[test]
+#[ignore = "child process of crash_recovery_with_compaction, which runs it"]
+fn crash_child_db() {
+    let dir = std::env::var("NARTHEX_CRASH_DIR").expect("run by crash_recovery_with_compaction");
+    let db = Arc::new(open_db(Path::new(&dir)));
+    let compactor = {
+        let db = db.clone();
+        std::thread::spawn(move || {
+            loop {
+                db.compact().expect("compaction");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+    let start = db_batches(&db)[0].last().map_or(0, |b| b + 1);
+    let mut app = db.appender();
+    let mut refs = [SeriesRef::UNKNOWN; SERIES_PER_THREAD];
+    let mut out = std::io::stdout();
+    for batch in start.. {
+        for (i, r) in refs.iter_mut().enumerate() {
+            *r = app.append(*r, &series_labels(0, i), batch * 1000, batch as f64).expect("append");
+        }
+        app.commit().expect("commit");
+        writeln!(out, "0 {batch}").expect("stdout");
+        out.flush().expect("flush");
+    }
+    let _ = compactor.join();
+}
+
+#[test]
+fn crash_recovery_with_compaction() {
+    let mut seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+    let mut rand = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let exe = std::env::current_exe().unwrap();
+    let mut blocks_seen = 0;
+    for round in 0..10 {
+        let dir = tempfile::tempdir().unwrap();
+        let restarts = 1 + round % 3;
+        let mut acked = -1i64;
+        for _ in 0..restarts {
+            let mut child = Command::new(&exe)
+                .args(["--exact", "crash_child_db", "--ignored", "--nocapture", "--test-threads=1"])
+                .env("NARTHEX_CRASH_DIR", dir.path())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let stdout = child.stdout.take().unwrap();
+            let reader = std::thread::spawn(move || {
+                BufReader::new(stdout).lines().map_while(Result::ok).filter_map(|l| l.split_whitespace().nth(1).and_then(|b| b.parse::<i64>().ok())).max()
+            });
+            std::thread::sleep(Duration::from_millis(200 + rand() % 600));
+            child.kill().unwrap();
+            child.wait().unwrap();
+            if let Some(b) = reader.join().unwrap() {
+                acked = acked.max(b);
+            }
+        }
+        let db = open_db(dir.path());
+        blocks_seen += db.blocks().len();
+        let per_series = db_batches(&db);
+        let first = &per_series[0];
+        assert!(per_series.iter().all(|b| b == first), "round {round}: a batch is in some series and not others");
+        let k = first.len() as i64 - 1;
+        assert!(first.iter().enumerate().all(|(i, b)| *b == i as i64), "round {round}: not a prefix (a sample lost or twice): {first:?}");
+        assert!(k >= acked, "round {round}: acknowledged batch {acked} lost (have up to {k})");
+        assert!(k <= acked + restarts as i64, "round {round}: batch {k} was never committed (acked {acked})");
+        // No half-written block survives a restart.
+        let leftovers = std::fs::read_dir(dir.path()).unwrap().filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().contains(".tmp")).count();
+        assert_eq!(leftovers, 0, "round {round}: temporary folders left after reopening");
+        db.close().unwrap();
+    }
+    // Kills must have found blocks being written and merged, or the test
+    // proved little.
+    assert!(blocks_seen > 10, "only {blocks_seen} blocks over all rounds");
+}
