@@ -166,7 +166,8 @@ impl Db {
         let head = Head::open(opts.head.clone(), head_metrics)?;
         metrics.retention_limit_bytes.set(i64::try_from(opts.max_bytes).unwrap_or(i64::MAX));
         let db = Db { dir: dir.to_owned(), opts, ranges, head, blocks: RwLock::new(Arc::new(blocks)), compaction: Mutex::new(()), _lock: lock, metrics };
-        db.update_block_metrics();
+        // Retention as of now, as Prometheus's open applies it.
+        db.reload()?;
         Ok(db)
     }
 
@@ -190,7 +191,8 @@ impl Db {
     /// Writes the head's oldest ranges into blocks while it spans more
     /// than one and a half ranges, truncating the head and its log behind
     /// them, then compacts blocks and applies retention. Blocking: run it
-    /// off the async workers.
+    /// off the async workers; the server runs it every minute and whenever
+    /// the head becomes compactable.
     pub fn compact(&self) -> Result<CompactionStats, DbError> {
         let _guard = self.compaction.lock().unwrap_or_else(|p| p.into_inner());
         self.metrics.compactions_triggered.inc();
@@ -203,6 +205,9 @@ impl Db {
             self.compact_head(mint, maxt, &mut stats)?;
         }
         self.compact_blocks()?;
+        // Retention is applied on every run, as Prometheus's minutely
+        // reload applies it, not only when a block was written.
+        self.reload()?;
         Ok(stats)
     }
 

@@ -330,3 +330,25 @@ fn series_that_stopped_are_collected_once_their_range_is_in_a_block() {
     let head_q = crate::head::HeadQuerier::new(db.head().clone(), 0, 400_000);
     assert_eq!(head_q.label_values("i", &LabelHints::default(), &[]).unwrap().0, ["10", "11"]);
 }
+
+#[test]
+fn retention_is_applied_at_open_and_on_every_run_not_only_after_a_write() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = open(dir.path(), opts(0, 0, RANGE));
+        fill(&db, 2, 0, 550_000, 1000);
+        db.compact().unwrap();
+        assert_eq!(db.blocks().len(), 4);
+    }
+    // Reopened with a retention the blocks exceed: opening applies it.
+    let db = open(dir.path(), opts(150_000, 0, RANGE));
+    assert_eq!(db.blocks().len(), 2);
+    // A new block alone, with nothing to compact: the next run applies it.
+    let w = WriteOptions { chunk_range: RANGE, ..WriteOptions::default() };
+    let samples: Vec<(i64, f64)> = (1_000_000..1_010_000).step_by(1000).map(|t| (t, 1.0)).collect();
+    write_block_with(dir.path(), vec![SeriesSamples { labels: lbls("n", 0), samples }], &w).unwrap();
+    assert!(!db.head().compactable());
+    db.compact().unwrap();
+    let ends: Vec<i64> = db.blocks().iter().map(|b| b.meta().max_time).collect();
+    assert_eq!(ends, [1_009_001]);
+}
