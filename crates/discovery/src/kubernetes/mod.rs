@@ -1,13 +1,14 @@
-//! `kubernetes_sd_configs`: objects of one role watched through the
+//! `kubernetes_sd_configs` (roles `pod`, `service` and `node` so far):
+//! objects of one role watched through the
 //! Kubernetes API, as Prometheus's informers do: a list, then a watch from
 //! the list's `resourceVersion`, and a new list whenever the watch ends
 //! (410 Gone, an error, or the server closing it). Each object is one group
-//! (`<role>/<namespace>/<name>`), sent again when it changes and sent empty
+//! (`pod/<namespace>/<name>`, `svc/<namespace>/<name>`, `node/<name>`), sent again when it changes and sent empty
 //! when it is deleted or missing from a new list. A failed list or watch
 //! sends nothing, so the last good groups stay, and is retried.
 //!
 //! One watcher runs per configured namespace, or one cluster-wide without
-//! any. Selectors for the role go to the API server as `labelSelector` and
+//! any (always for nodes). Selectors for the role go to the API server as `labelSelector` and
 //! `fieldSelector`.
 //!
 //! The API is spoken directly through `httpclient` and serde structs that
@@ -18,7 +19,9 @@
 //! the slowest crates to compile, which on this project's 2-core builders
 //! costs more than the few structs below.
 
+mod node;
 mod pod;
+mod service;
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
@@ -39,7 +42,9 @@ use crate::metrics::SdMetrics;
 use crate::provider::{BuildError, Env};
 use crate::targetgroup::{join_host_port, sanitize_label_name};
 
+use node::Node;
 use pod::Pod;
+use service::Service;
 
 /// Where a pod finds its service account's token, CA and namespace.
 const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -383,7 +388,7 @@ impl KubernetesDiscovery {
         service: Option<(String, String)>,
     ) -> Result<KubernetesDiscovery, BuildError> {
         let role = cfg.role.ok_or_else(|| BuildError::Config("kubernetes_sd_configs: role missing".into()))?;
-        if role != KubernetesRole::Pod {
+        if !matches!(role, KubernetesRole::Pod | KubernetesRole::Service | KubernetesRole::Node) {
             return Err(BuildError::Config(format!("kubernetes_sd_configs role {role} is not implemented yet")));
         }
         if !cfg.kubeconfig_file.is_empty() {
@@ -404,7 +409,10 @@ impl KubernetesDiscovery {
             None => in_cluster(sa_dir, service, opts)?,
         };
         let mut namespaces = cfg.namespaces.names.clone();
-        if cfg.namespaces.own_namespace {
+        // Nodes belong to no namespace: they are always watched cluster-wide.
+        if role == KubernetesRole::Node {
+            namespaces.clear();
+        } else if cfg.namespaces.own_namespace {
             let path = sa_dir.join("namespace");
             let own = std::fs::read_to_string(&path).map_err(|e| BuildError::Config(format!("could not read own namespace from {}: {e}", path.display())))?;
             namespaces.push(own.trim().to_owned());
@@ -437,6 +445,8 @@ impl KubernetesDiscovery {
             };
             match self.role {
                 KubernetesRole::Pod => tasks.spawn(w.run::<Pod>()),
+                KubernetesRole::Service => tasks.spawn(w.run::<Service>()),
+                KubernetesRole::Node => tasks.spawn(w.run::<Node>()),
                 // Refused in new().
                 _ => continue,
             };

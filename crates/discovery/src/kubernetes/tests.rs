@@ -8,7 +8,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 
+use super::node::tests::node_json;
 use super::pod::tests::pod_json;
+use super::service::tests::service_json;
 use super::*;
 
 /// A stand-in API server for pods: lists answer the current state, a watch
@@ -47,7 +49,7 @@ async fn answer(f: &Fake, ns: Option<String>, q: Option<String>) -> Response {
     if !q.contains("watch=true") {
         let s = f.inner.lock().unwrap();
         let items: Vec<&Value> = s.pods.values().filter(|p| in_ns(p)).collect();
-        return json!({"kind": "PodList", "metadata": {"resourceVersion": s.rv.to_string()}, "items": items}).to_string().into_response();
+        return json!({"metadata": {"resourceVersion": s.rv.to_string()}, "items": items}).to_string().into_response();
     }
     for _ in 0..100 {
         if !f.inner.lock().unwrap().pending.is_empty() {
@@ -76,11 +78,13 @@ async fn answer(f: &Fake, ns: Option<String>, q: Option<String>) -> Response {
     body.into_response()
 }
 
-async fn all(State(f): State<Fake>, RawQuery(q): RawQuery) -> Response {
+// The fake holds one kind of object per test: the collection's name in
+// the path is not checked.
+async fn all(State(f): State<Fake>, Path(_plural): Path<String>, RawQuery(q): RawQuery) -> Response {
     answer(&f, None, q).await
 }
 
-async fn namespaced(State(f): State<Fake>, Path(ns): Path<String>, RawQuery(q): RawQuery) -> Response {
+async fn namespaced(State(f): State<Fake>, Path((ns, _plural)): Path<(String, String)>, RawQuery(q): RawQuery) -> Response {
     answer(&f, Some(ns), q).await
 }
 
@@ -89,7 +93,7 @@ async fn server(pods: &[Value]) -> (String, Fake) {
     for p in pods {
         f.inner.lock().unwrap().pods.insert(p["metadata"]["name"].as_str().unwrap().to_owned(), p.clone());
     }
-    let app = Router::new().route("/api/v1/pods", get(all)).route("/api/v1/namespaces/{ns}/pods", get(namespaced)).with_state(f.clone());
+    let app = Router::new().route("/api/v1/{plural}", get(all)).route("/api/v1/namespaces/{ns}/{plural}", get(namespaced)).with_state(f.clone());
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", l.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
@@ -124,7 +128,11 @@ fn address(groups: &BTreeMap<String, Group>, source: &str) -> Option<String> {
 }
 
 fn events(m: &SdMetrics, event: &str) -> u64 {
-    m.kubernetes_events.get_or_create(&vec![("event".to_owned(), event.to_owned()), ("role".to_owned(), "pod".to_owned())]).get()
+    events_of(m, "pod", event)
+}
+
+fn events_of(m: &SdMetrics, role: &str, event: &str) -> u64 {
+    m.kubernetes_events.get_or_create(&vec![("event".to_owned(), event.to_owned()), ("role".to_owned(), role.to_owned())]).get()
 }
 
 #[tokio::test]
@@ -200,6 +208,31 @@ async fn namespaces_are_watched_one_by_one() {
     task.abort();
 }
 
+#[tokio::test]
+async fn services_and_nodes_follow_their_objects() {
+    for (role, first, changed, source) in [
+        ("service", service_json("web", "ClusterIP", 80), service_json("web", "ClusterIP", 8080), "svc/default/web"),
+        ("node", node_json("n1", "10.0.0.1"), node_json("n1", "10.0.0.2"), "node/n1"),
+    ] {
+        let (url, f) = server(std::slice::from_ref(&first)).await;
+        let metrics = SdMetrics::default();
+        let d = discovery(&format!("role: {role}\napi_server: {url}\n"), &metrics);
+        let (tx, mut rx) = mpsc::channel(16);
+        let task = tokio::spawn(d.run(tx));
+        let mut v = View::default();
+        v.until(&mut rx, "the listed object", |g| g.get(source).is_some_and(|g| !g.targets.is_empty())).await;
+        let before = address(&v.0, source);
+        f.push("MODIFIED", changed.clone());
+        v.until(&mut rx, "the changed object", |g| address(g, source) != before).await;
+        f.push("DELETED", changed);
+        v.until(&mut rx, "the deleted object", |g| g[source].targets.is_empty()).await;
+        assert_eq!((events_of(&metrics, role, "add"), events_of(&metrics, role, "delete")), (1, 1), "{role}");
+        let requests = f.inner.lock().unwrap().requests.clone();
+        assert!(requests.iter().all(|r| r.starts_with('?')), "{role}: {requests:?}");
+        task.abort();
+    }
+}
+
 #[test]
 fn servers_and_roles() {
     let env = Env { metrics: SdMetrics::default(), user_agent: String::new(), dns_nameserver: None };
@@ -210,6 +243,8 @@ fn servers_and_roles() {
     assert_eq!(d.api.url::<Pod>("", &[]).as_str(), "https://k8s.local:6443/api/v1/pods");
     let d = KubernetesDiscovery::new(&cfg("role: pod\napi_server: https://h/prefix/\n"), &env).unwrap();
     assert_eq!(d.api.url::<Pod>("", &[]).as_str(), "https://h/prefix/api/v1/pods");
+    let d = KubernetesDiscovery::new(&cfg("role: node\napi_server: https://h\nnamespaces: {names: [a]}\n"), &env).unwrap();
+    assert!(d.namespaces.is_empty());
     let e = KubernetesDiscovery::new(&cfg("role: ingress\napi_server: https://h\n"), &env).unwrap_err();
     assert_eq!(e.to_string(), "kubernetes_sd_configs role ingress is not implemented yet");
 }
