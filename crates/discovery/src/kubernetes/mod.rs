@@ -1,9 +1,11 @@
-//! `kubernetes_sd_configs` (roles `pod`, `service` and `node` so far):
+//! `kubernetes_sd_configs` (roles `pod`, `service`, `node` and `ingress`
+//! so far):
 //! objects of one role watched through the
 //! Kubernetes API, as Prometheus's informers do: a list, then a watch from
 //! the list's `resourceVersion`, and a new list whenever the watch ends
 //! (410 Gone, an error, or the server closing it). Each object is one group
-//! (`pod/<namespace>/<name>`, `svc/<namespace>/<name>`, `node/<name>`), sent again when it changes and sent empty
+//! (`pod/<namespace>/<name>`, `svc/<namespace>/<name>`, `ingress/<namespace>/<name>`,
+//! `node/<name>`), sent again when it changes and sent empty
 //! when it is deleted or missing from a new list. A failed list or watch
 //! sends nothing, so the last good groups stay, and is retried.
 //!
@@ -19,6 +21,7 @@
 //! the slowest crates to compile, which on this project's 2-core builders
 //! costs more than the few structs below.
 
+mod ingress;
 mod node;
 mod pod;
 mod service;
@@ -42,6 +45,7 @@ use crate::metrics::SdMetrics;
 use crate::provider::{BuildError, Env};
 use crate::targetgroup::{join_host_port, sanitize_label_name};
 
+use ingress::Ingress;
 use node::Node;
 use pod::Pod;
 use service::Service;
@@ -388,7 +392,7 @@ impl KubernetesDiscovery {
         service: Option<(String, String)>,
     ) -> Result<KubernetesDiscovery, BuildError> {
         let role = cfg.role.ok_or_else(|| BuildError::Config("kubernetes_sd_configs: role missing".into()))?;
-        if !matches!(role, KubernetesRole::Pod | KubernetesRole::Service | KubernetesRole::Node) {
+        if !matches!(role, KubernetesRole::Pod | KubernetesRole::Service | KubernetesRole::Node | KubernetesRole::Ingress) {
             return Err(BuildError::Config(format!("kubernetes_sd_configs role {role} is not implemented yet")));
         }
         if !cfg.kubeconfig_file.is_empty() {
@@ -447,6 +451,7 @@ impl KubernetesDiscovery {
                 KubernetesRole::Pod => tasks.spawn(w.run::<Pod>()),
                 KubernetesRole::Service => tasks.spawn(w.run::<Service>()),
                 KubernetesRole::Node => tasks.spawn(w.run::<Node>()),
+                KubernetesRole::Ingress => tasks.spawn(w.run::<Ingress>()),
                 // Refused in new().
                 _ => continue,
             };

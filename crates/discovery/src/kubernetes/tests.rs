@@ -93,7 +93,12 @@ async fn server(pods: &[Value]) -> (String, Fake) {
     for p in pods {
         f.inner.lock().unwrap().pods.insert(p["metadata"]["name"].as_str().unwrap().to_owned(), p.clone());
     }
-    let app = Router::new().route("/api/v1/{plural}", get(all)).route("/api/v1/namespaces/{ns}/{plural}", get(namespaced)).with_state(f.clone());
+    let app = Router::new()
+        .route("/api/v1/{plural}", get(all))
+        .route("/api/v1/namespaces/{ns}/{plural}", get(namespaced))
+        .route("/apis/networking.k8s.io/v1/{plural}", get(all))
+        .route("/apis/networking.k8s.io/v1/namespaces/{ns}/{plural}", get(namespaced))
+        .with_state(f.clone());
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", l.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
@@ -208,11 +213,16 @@ async fn namespaces_are_watched_one_by_one() {
     task.abort();
 }
 
+fn ingress_json(host: &str) -> Value {
+    json!({"metadata": {"name": "web", "namespace": "default"}, "spec": {"rules": [{"host": host}]}})
+}
+
 #[tokio::test]
-async fn services_and_nodes_follow_their_objects() {
+async fn services_nodes_and_ingresses_follow_their_objects() {
     for (role, first, changed, source) in [
         ("service", service_json("web", "ClusterIP", 80), service_json("web", "ClusterIP", 8080), "svc/default/web"),
         ("node", node_json("n1", "10.0.0.1"), node_json("n1", "10.0.0.2"), "node/n1"),
+        ("ingress", ingress_json("a.test"), ingress_json("b.test"), "ingress/default/web"),
     ] {
         let (url, f) = server(std::slice::from_ref(&first)).await;
         let metrics = SdMetrics::default();
@@ -245,8 +255,10 @@ fn servers_and_roles() {
     assert_eq!(d.api.url::<Pod>("", &[]).as_str(), "https://h/prefix/api/v1/pods");
     let d = KubernetesDiscovery::new(&cfg("role: node\napi_server: https://h\nnamespaces: {names: [a]}\n"), &env).unwrap();
     assert!(d.namespaces.is_empty());
-    let e = KubernetesDiscovery::new(&cfg("role: ingress\napi_server: https://h\n"), &env).unwrap_err();
-    assert_eq!(e.to_string(), "kubernetes_sd_configs role ingress is not implemented yet");
+    let d = KubernetesDiscovery::new(&cfg("role: ingress\napi_server: https://h\n"), &env).unwrap();
+    assert_eq!(d.api.url::<super::ingress::Ingress>("n", &[]).as_str(), "https://h/apis/networking.k8s.io/v1/namespaces/n/ingresses");
+    let e = KubernetesDiscovery::new(&cfg("role: endpoints\napi_server: https://h\n"), &env).unwrap_err();
+    assert_eq!(e.to_string(), "kubernetes_sd_configs role endpoints is not implemented yet");
 }
 
 #[tokio::test]
