@@ -22,6 +22,7 @@
 //! costs more than the few structs below.
 
 mod ingress;
+mod kubeconfig;
 mod node;
 mod pod;
 mod service;
@@ -395,9 +396,6 @@ impl KubernetesDiscovery {
         if !matches!(role, KubernetesRole::Pod | KubernetesRole::Service | KubernetesRole::Node | KubernetesRole::Ingress) {
             return Err(BuildError::Config(format!("kubernetes_sd_configs role {role} is not implemented yet")));
         }
-        if !cfg.kubeconfig_file.is_empty() {
-            return Err(BuildError::Config("kubernetes_sd_configs: kubeconfig_file is not implemented yet".into()));
-        }
         // Failing the whole discovery for missing extra labels would lose
         // the pods too, so the setting is only reported.
         if cfg.attach_metadata.node || cfg.attach_metadata.namespace {
@@ -410,6 +408,11 @@ impl KubernetesDiscovery {
         let opts = ClientOptions { user_agent: env.user_agent.clone(), name: "kubernetes_sd".into() };
         let (base, client) = match &cfg.api_server {
             Some(server) => (server_url(server, &cfg.http_client_config)?, Client::new(&cfg.http_client_config, opts)?),
+            None if !cfg.kubeconfig_file.is_empty() => {
+                let (server, http) = kubeconfig::load(&cfg.kubeconfig_file).map_err(BuildError::Config)?;
+                let server = config::Url::parse(&server).map_err(BuildError::Config)?;
+                (server_url(&server, &http)?, Client::new(&http, opts)?)
+            }
             None => in_cluster(sa_dir, service, opts)?,
         };
         let mut namespaces = cfg.namespaces.names.clone();

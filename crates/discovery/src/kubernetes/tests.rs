@@ -243,6 +243,25 @@ async fn services_nodes_and_ingresses_follow_their_objects() {
     }
 }
 
+#[tokio::test]
+async fn kubeconfig_files_name_the_server_and_credentials() {
+    let (url, f) = server(&[pod_json("a", "10.0.0.1", 80)]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config");
+    std::fs::write(
+        &path,
+        format!("current-context: c\nclusters: [{{name: k, cluster: {{server: '{url}'}}}}]\ncontexts: [{{name: c, context: {{cluster: k, user: u}}}}]\nusers: [{{name: u, user: {{token: t0k}}}}]\n"),
+    )
+    .unwrap();
+    let metrics = SdMetrics::default();
+    let d = discovery(&format!("role: pod\nkubeconfig_file: {}\n", path.display()), &metrics);
+    let (tx, mut rx) = mpsc::channel(16);
+    let task = tokio::spawn(d.run(tx));
+    View::default().until(&mut rx, "a pod through the kubeconfig", |g| g.contains_key("pod/default/a")).await;
+    assert!(!f.inner.lock().unwrap().requests.is_empty());
+    task.abort();
+}
+
 #[test]
 fn servers_and_roles() {
     let env = Env { metrics: SdMetrics::default(), user_agent: String::new(), dns_nameserver: None };
