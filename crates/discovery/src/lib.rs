@@ -1,6 +1,6 @@
 //! Service discovery: the target group every provider produces, the
 //! providers (`static_configs`, `file_sd_configs`, `http_sd_configs`,
-//! `dns_sd_configs`, `consul_sd_configs`) and
+//! `dns_sd_configs`, `consul_sd_configs`, `kubernetes_sd_configs`) and
 //! the discovery manager that runs them and hands the scrape manager one
 //! batched view of every job's groups.
 //!
@@ -12,6 +12,7 @@ mod consul;
 mod dns;
 mod file;
 mod http;
+mod kubernetes;
 pub mod manager;
 pub mod metrics;
 pub mod provider;
@@ -21,6 +22,7 @@ pub use consul::ConsulError;
 pub use dns::DnsError;
 pub use file::FileError;
 pub use http::HttpSdError;
+pub use kubernetes::KubernetesError;
 pub use manager::{Manager, Options, TargetSets, Updates};
 pub use metrics::SdMetrics;
 pub use targetgroup::Group;

@@ -27,6 +27,10 @@ pub struct SdMetrics {
     pub(crate) dns_lookups: Counter,
     pub(crate) dns_lookup_failures: Counter,
     pub(crate) consul_rpc_failures: Counter,
+    /// Objects added, updated and deleted, by `event` and `role`.
+    pub(crate) kubernetes_events: Labeled<Counter>,
+    /// Lists and watches that failed.
+    pub(crate) kubernetes_failures: Counter,
 }
 
 pub(crate) fn name_label(name: &str) -> Vec<(String, String)> {
@@ -55,6 +59,14 @@ impl SdMetrics {
         r.register("prometheus_sd_dns_lookups", "The number of DNS-SD lookups.", m.dns_lookups.clone());
         r.register("prometheus_sd_dns_lookup_failures", "The number of DNS-SD lookup failures.", m.dns_lookup_failures.clone());
         r.register("prometheus_sd_consul_rpc_failures", "The number of Consul RPC call failures.", m.consul_rpc_failures.clone());
+        r.register("prometheus_sd_kubernetes_events", "The number of Kubernetes events handled.", m.kubernetes_events.clone());
+        r.register("prometheus_sd_kubernetes_failures", "The number of failed WATCH/LIST requests.", m.kubernetes_failures.clone());
+        // Prometheus shows every role and event at zero from the start.
+        for role in ["endpointslice", "endpoints", "node", "pod", "service", "ingress"] {
+            for event in ["add", "delete", "update"] {
+                let _ = m.kubernetes_events.get_or_create(&vec![("event".to_owned(), event.to_owned()), ("role".to_owned(), role.to_owned())]);
+            }
+        }
         m
     }
 

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use config::sd::{ConsulSdConfig, DnsSdConfig, FileSdConfig, HttpSdConfig, ServiceDiscoveryConfigs, TargetGroup};
+use config::sd::{ConsulSdConfig, DnsSdConfig, FileSdConfig, HttpSdConfig, KubernetesSdConfig, ServiceDiscoveryConfigs, TargetGroup};
 use tokio::sync::mpsc;
 
 use crate::Group;
@@ -14,6 +14,7 @@ use crate::consul::ConsulDiscovery;
 use crate::dns::DnsDiscovery;
 use crate::file::FileDiscovery;
 use crate::http::HttpDiscovery;
+use crate::kubernetes::KubernetesDiscovery;
 use crate::metrics::SdMetrics;
 
 /// One discovery mechanism's config. Two equal configs are one provider,
@@ -26,6 +27,7 @@ pub enum ProviderConfig {
     Http(Box<HttpSdConfig>),
     Dns(DnsSdConfig),
     Consul(Box<ConsulSdConfig>),
+    Kubernetes(Box<KubernetesSdConfig>),
 }
 
 impl ProviderConfig {
@@ -37,6 +39,7 @@ impl ProviderConfig {
             ProviderConfig::Http(_) => "http",
             ProviderConfig::Dns(_) => "dns",
             ProviderConfig::Consul(_) => "consul",
+            ProviderConfig::Kubernetes(_) => "kubernetes",
         }
     }
 }
@@ -52,10 +55,11 @@ pub fn provider_configs(sd: &ServiceDiscoveryConfigs) -> (Vec<ProviderConfig>, V
     out.extend(sd.http_sd_configs.iter().flatten().map(|c| ProviderConfig::Http(Box::new(c.clone()))));
     out.extend(sd.dns_sd_configs.iter().flatten().cloned().map(ProviderConfig::Dns));
     out.extend(sd.consul_sd_configs.iter().flatten().map(|c| ProviderConfig::Consul(Box::new(c.clone()))));
+    out.extend(sd.kubernetes_sd_configs.iter().flatten().map(|c| ProviderConfig::Kubernetes(Box::new(c.clone()))));
     let unsupported = sd
         .configured_kinds()
         .into_iter()
-        .filter(|k| !matches!(*k, "static_configs" | "file_sd_configs" | "http_sd_configs" | "dns_sd_configs" | "consul_sd_configs"))
+        .filter(|k| !matches!(*k, "static_configs" | "file_sd_configs" | "http_sd_configs" | "dns_sd_configs" | "consul_sd_configs" | "kubernetes_sd_configs"))
         .collect();
     (out, unsupported)
 }
@@ -76,6 +80,7 @@ pub(crate) enum Discoverer {
     Http(Box<HttpDiscovery>),
     Dns(DnsDiscovery),
     Consul(Box<ConsulDiscovery>),
+    Kubernetes(Box<KubernetesDiscovery>),
 }
 
 /// Why a provider could not be created (counted in
@@ -99,6 +104,7 @@ impl Discoverer {
             ProviderConfig::Http(c) => Discoverer::Http(Box::new(HttpDiscovery::new(c, env)?)),
             ProviderConfig::Dns(c) => Discoverer::Dns(DnsDiscovery::new(c, env)?),
             ProviderConfig::Consul(c) => Discoverer::Consul(Box::new(ConsulDiscovery::new(c, env)?)),
+            ProviderConfig::Kubernetes(c) => Discoverer::Kubernetes(Box::new(KubernetesDiscovery::new(c, env)?)),
         })
     }
 
@@ -113,6 +119,7 @@ impl Discoverer {
             Discoverer::Http(d) => d.run(tx).await,
             Discoverer::Dns(d) => d.run(tx).await,
             Discoverer::Consul(d) => d.run(tx).await,
+            Discoverer::Kubernetes(d) => d.run(tx).await,
         }
     }
 }

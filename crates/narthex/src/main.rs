@@ -39,7 +39,7 @@ const STOP_GRACE: Duration = Duration::from_secs(4);
 
 /// Components of Prometheus not built yet; announced at start-up so that
 /// nobody mistakes their absence for an empty result.
-const NOT_YET: &str = "service discovery other than static_configs, file_sd_configs, http_sd_configs, dns_sd_configs and consul_sd_configs, rules, notifier, remote write and read clients";
+const NOT_YET: &str = "service discovery other than static_configs, file_sd_configs, http_sd_configs, dns_sd_configs, consul_sd_configs and kubernetes_sd_configs (pod, service, node and ingress roles), rules, notifier, remote write and read clients";
 
 fn main() -> ExitCode {
     let matches = Cli::command().get_matches();

@@ -142,6 +142,76 @@ pub fn serve_metrics(body: &'static str) -> u16 {
     port
 }
 
+/// Reads a request's line and headers from a stand-in server's connection,
+/// lower-cased so that tests match header names as HTTP compares them.
+pub fn read_request_head(conn: &mut TcpStream) -> String {
+    let mut req = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+        match conn.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => req.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&req).to_lowercase()
+}
+
+/// Requests a stand-in server saw: each request line with the value of
+/// the header it was asked to log.
+pub type Seen = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// A stand-in JSON API: every connection is answered on a thread of its
+/// own (so that a held watch blocks nobody) with `answer(path)`'s status
+/// line, extra header lines and body; `header` (lower case) is logged.
+pub fn fake_json_server(header: &'static str, answer: impl Fn(&str) -> (&'static str, String, String) + Send + Sync + 'static) -> (u16, Seen) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("local address").port();
+    let seen = Seen::default();
+    let log = seen.clone();
+    let answer = std::sync::Arc::new(answer);
+    std::thread::spawn(move || {
+        for mut conn in l.incoming().flatten() {
+            let (log, answer) = (log.clone(), answer.clone());
+            std::thread::spawn(move || {
+                let req = read_request_head(&mut conn);
+                let line = req.lines().next().unwrap_or_default().to_owned();
+                let value = req.lines().find_map(|l| l.strip_prefix(header)?.strip_prefix(": ")).unwrap_or_default().to_owned();
+                log.lock().expect("request log").push(format!("{line} {value}"));
+                let (status, headers, body) = answer(line.split_whitespace().nth(1).unwrap_or_default());
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            });
+        }
+    });
+    (port, seen)
+}
+
+/// Starts narthex with `config` (discovery batches every 200 ms instead of
+/// 5 s), waits until `metric` is scraped under `job` and returns the
+/// running server, its port and its only active target.
+pub fn scrape_one_discovered(dir: &Path, config: &str, metric: &str, job: &str) -> (Killed, u16, serde_json::Value) {
+    let cfg = dir.join("prometheus.yml");
+    std::fs::write(&cfg, format!("global: {{scrape_interval: 200ms, scrape_timeout: 150ms}}\nscrape_configs:\n  - job_name: {job}\n{config}"))
+        .expect("write the config");
+    let port = free_port();
+    let narthex = start_narthex_with_env(&cfg, port, &dir.join("data"), &[], &[("NARTHEX_SD_UPDATE_INTERVAL", "200ms")]);
+    wait_for(port, &format!("/api/v1/query?query={metric}"), &format!("{metric} scraped"), |b| b.contains(&format!(r#""job":"{job}""#)));
+    let t = active_targets(port);
+    assert_eq!(t.len(), 1, "{t:?}");
+    (narthex, port, t[0].clone())
+}
+
+/// Checks a target's discovered labels.
+pub fn assert_discovered(target: &serde_json::Value, expected: &[(&str, String)]) {
+    let d = &target["discoveredLabels"];
+    for (name, value) in expected {
+        assert_eq!(d[*name], *value, "{name} in {d}");
+    }
+}
+
 /// `/api/v1/targets`' active targets (none while it does not answer).
 pub fn active_targets(port: u16) -> Vec<serde_json::Value> {
     let body = http_get(port, "/api/v1/targets").unwrap_or_default();

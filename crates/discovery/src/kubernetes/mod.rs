@@ -1,0 +1,497 @@
+//! `kubernetes_sd_configs` (roles `pod`, `service`, `node` and `ingress`
+//! so far):
+//! objects of one role watched through the
+//! Kubernetes API, as Prometheus's informers do: a list, then a watch from
+//! the list's `resourceVersion`, and a new list whenever the watch ends
+//! (410 Gone, an error, or the server closing it). Each object is one group
+//! (`pod/<namespace>/<name>`, `svc/<namespace>/<name>`, `ingress/<namespace>/<name>`,
+//! `node/<name>`), sent again when it changes and sent empty
+//! when it is deleted or missing from a new list. A failed list or watch
+//! sends nothing, so the last good groups stay, and is retried.
+//!
+//! One watcher runs per configured namespace, or one cluster-wide without
+//! any (always for nodes). Selectors for the role go to the API server as `labelSelector` and
+//! `fieldSelector`.
+//!
+//! The API is spoken directly through `httpclient` and serde structs that
+//! hold only the fields Prometheus turns into labels, rather than through
+//! the `kube` and `k8s-openapi` crates: those would add a second HTTP
+//! stack (hyper-based, with its own TLS and auth setup) next to the one
+//! every other provider uses, and k8s-openapi's generated types are among
+//! the slowest crates to compile, which on this project's 2-core builders
+//! costs more than the few structs below.
+
+mod ingress;
+mod kubeconfig;
+mod node;
+mod pod;
+mod service;
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use config::HttpClientConfig;
+use config::sd::{KubernetesRole, KubernetesSdConfig};
+use httpclient::{Client, ClientError, ClientOptions};
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT, HeaderValue};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::Group;
+use crate::metrics::SdMetrics;
+use crate::provider::{BuildError, Env};
+use crate::targetgroup::{join_host_port, sanitize_label_name};
+
+use ingress::Ingress;
+use node::Node;
+use pod::Pod;
+use service::Service;
+
+/// Where a pod finds its service account's token, CA and namespace.
+const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+/// The pause before retrying a failed list or watch.
+const RETRY_INTERVAL: Duration = Duration::from_secs(5);
+/// How long the server may keep a watch open (client-go picks 5 to 10 min).
+const WATCH_SECONDS: u64 = 300;
+/// Added to the watch's length for the whole exchange, so that a silent
+/// connection is given up.
+const WATCH_SLACK: Duration = Duration::from_secs(30);
+/// A list (or a watch's headers) that takes longer has failed.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub(crate) type LabelMap = BTreeMap<String, String>;
+
+/// Why a list or a watch failed.
+#[derive(Debug, thiserror::Error)]
+pub enum KubernetesError {
+    #[error("{0}")]
+    Client(#[from] ClientError),
+    #[error("the server responded with status {code}: {message}")]
+    Status { code: u16, message: String },
+    #[error("decoding the API server's answer: {0}")]
+    Decode(#[from] serde_json::Error),
+    /// The watch's resourceVersion is too old: a new list is needed.
+    #[error("watch expired (410 Gone)")]
+    Gone,
+}
+
+/// The object metadata every role reads.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub(crate) struct ObjectMeta {
+    name: String,
+    namespace: String,
+    uid: String,
+    resource_version: String,
+    labels: BTreeMap<String, String>,
+    annotations: BTreeMap<String, String>,
+    owner_references: Vec<OwnerReference>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct OwnerReference {
+    kind: String,
+    name: String,
+    controller: Option<bool>,
+}
+
+/// A kind of object a role watches and how it becomes a group.
+pub(crate) trait Resource: DeserializeOwned + Send + 'static {
+    /// The role name in sources and in `prometheus_sd_kubernetes_events_total`.
+    const ROLE: &'static str;
+    /// The API group and version's path, e.g. `api/v1` or `apis/discovery.k8s.io/v1`.
+    const PATH: &'static str;
+    const PLURAL: &'static str;
+
+    fn meta(&self) -> &ObjectMeta;
+
+    /// The object's group; empty when it has no target (yet).
+    fn group(&self) -> Group;
+
+    fn source(&self) -> String {
+        let m = self.meta();
+        format!("{}/{}/{}", Self::ROLE, m.namespace, m.name)
+    }
+}
+
+/// `__meta_kubernetes_<role>_name` and the object's labels and annotations
+/// under sanitized names, each with a `..present_` companion set to `true`
+/// so that relabelling can tell an empty value from a missing one.
+pub(crate) fn object_meta_labels(l: &mut LabelMap, m: &ObjectMeta, role: &str) {
+    let prefix = format!("__meta_kubernetes_{role}_");
+    l.insert(format!("{prefix}name"), m.name.clone());
+    for (kind, map) in [("label", &m.labels), ("annotation", &m.annotations)] {
+        for (k, v) in map {
+            let name = sanitize_label_name(k);
+            l.insert(format!("{prefix}{kind}_{name}"), v.clone());
+            l.insert(format!("{prefix}{kind}present_{name}"), "true".into());
+        }
+    }
+}
+
+pub(crate) fn group(source: String, targets: Vec<LabelMap>, labels: LabelMap) -> Group {
+    Group { targets: targets.iter().map(|t| model::Labels::from_pairs(t.iter())).collect(), labels: model::Labels::from_pairs(labels.iter()), source }
+}
+
+/// A list's answer: the items and the version to watch from.
+#[derive(Deserialize)]
+struct List<T> {
+    #[serde(default)]
+    metadata: ListMeta,
+    #[serde(default = "Vec::new")]
+    items: Vec<T>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct ListMeta {
+    resource_version: String,
+}
+
+/// One line of a watch stream. The object stays raw until the type says
+/// what it is: a Status for errors, the watched kind otherwise.
+#[derive(Deserialize)]
+struct WatchEvent {
+    #[serde(rename = "type")]
+    kind: String,
+    object: serde_json::Value,
+}
+
+/// The API's error answer, in a watch's ERROR event or a failed request.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct Status {
+    code: u16,
+    message: String,
+}
+
+/// The API server and the client that reaches it.
+#[derive(Debug, Clone)]
+struct Api {
+    client: Client,
+    base: url::Url,
+}
+
+impl Api {
+    /// The collection's URL: cluster-wide with an empty namespace.
+    fn url<R: Resource>(&self, namespace: &str, query: &[(&str, &str)]) -> url::Url {
+        let mut u = self.base.clone();
+        let mut path = u.path().trim_end_matches('/').to_owned();
+        path.push('/');
+        path.push_str(R::PATH);
+        if !namespace.is_empty() {
+            path.push_str("/namespaces/");
+            path.push_str(namespace);
+        }
+        path.push('/');
+        path.push_str(R::PLURAL);
+        u.set_path(&path);
+        {
+            let mut q = u.query_pairs_mut();
+            for (k, v) in query.iter().filter(|(_, v)| !v.is_empty()) {
+                q.append_pair(k, v);
+            }
+        }
+        if u.query() == Some("") {
+            u.set_query(None);
+        }
+        u
+    }
+
+    async fn get(&self, u: &url::Url) -> Result<reqwest::Response, KubernetesError> {
+        let resp = self.client.get(u, &[(ACCEPT, HeaderValue::from_static("application/json"))], REQUEST_TIMEOUT).await?;
+        if resp.status() == StatusCode::GONE {
+            return Err(KubernetesError::Gone);
+        }
+        if !resp.status().is_success() {
+            let code = resp.status().as_u16();
+            let mut body = Vec::new();
+            let _ = httpclient::read_body(resp, 64 << 10, &mut body, Instant::now() + REQUEST_TIMEOUT).await;
+            let message = serde_json::from_slice::<Status>(&body).map(|s| s.message).unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned());
+            return Err(KubernetesError::Status { code, message });
+        }
+        Ok(resp)
+    }
+}
+
+/// A watcher's view of one namespace (or the cluster) for one role.
+struct Watcher {
+    api: Api,
+    namespace: String,
+    label_selector: String,
+    field_selector: String,
+    metrics: SdMetrics,
+    tx: mpsc::Sender<Vec<Group>>,
+    /// Sources of the objects sent, to empty the ones a new list lacks.
+    known: HashSet<String>,
+}
+
+/// Why a watch ended.
+enum WatchEnd {
+    /// The server closed it, or a send found the manager gone.
+    Closed,
+    Stopped,
+}
+
+impl Watcher {
+    async fn run<R: Resource>(mut self) {
+        loop {
+            let started = Instant::now();
+            let end = match self.list::<R>().await {
+                Ok(Some(rv)) => self.watch::<R>(&rv).await,
+                Ok(None) => return,
+                Err(e) => Err(e),
+            };
+            match end {
+                Ok(WatchEnd::Stopped) => return,
+                Ok(WatchEnd::Closed) | Err(KubernetesError::Gone) => {
+                    // A server that closes watches at once must not make us
+                    // list in a tight loop.
+                    if started.elapsed() < Duration::from_secs(1) {
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+                Err(e) => {
+                    self.metrics.kubernetes_failures.inc();
+                    tracing::error!(component = "discovery manager", discovery = "kubernetes", role = R::ROLE, namespace = %self.namespace, err = %e, "Failed to list or watch");
+                    tokio::time::sleep(RETRY_INTERVAL).await;
+                }
+            }
+        }
+    }
+
+    fn event(&self, role: &str, event: &str) {
+        self.metrics.kubernetes_events.get_or_create(&vec![("event".to_owned(), event.to_owned()), ("role".to_owned(), role.to_owned())]).inc();
+    }
+
+    /// Lists every object and sends them all, with empty groups for the
+    /// ones that went since the last list. Returns the version to watch
+    /// from, or None when the manager is gone.
+    async fn list<R: Resource>(&mut self) -> Result<Option<String>, KubernetesError> {
+        let u = self.api.url::<R>(&self.namespace, &[("labelSelector", &self.label_selector), ("fieldSelector", &self.field_selector)]);
+        let resp = self.api.get(&u).await?;
+        let mut body = Vec::new();
+        httpclient::read_body(resp, 0, &mut body, Instant::now() + REQUEST_TIMEOUT).await?;
+        let list: List<R> = serde_json::from_slice(&body)?;
+        let mut now = HashSet::new();
+        let mut groups = Vec::with_capacity(list.items.len());
+        for obj in &list.items {
+            let g = obj.group();
+            self.event(R::ROLE, if self.known.contains(&g.source) { "update" } else { "add" });
+            now.insert(g.source.clone());
+            groups.push(g);
+        }
+        for gone in self.known.difference(&now) {
+            self.event(R::ROLE, "delete");
+            groups.push(Group::empty(gone.clone()));
+        }
+        self.known = now;
+        if self.tx.send(groups).await.is_err() {
+            return Ok(None);
+        }
+        Ok(Some(list.metadata.resource_version))
+    }
+
+    /// Follows the watch stream line by line until it ends.
+    async fn watch<R: Resource>(&mut self, rv: &str) -> Result<WatchEnd, KubernetesError> {
+        let seconds = WATCH_SECONDS.to_string();
+        let u = self.api.url::<R>(
+            &self.namespace,
+            &[
+                ("labelSelector", &self.label_selector),
+                ("fieldSelector", &self.field_selector),
+                ("watch", "true"),
+                ("resourceVersion", rv),
+                ("allowWatchBookmarks", "true"),
+                ("timeoutSeconds", &seconds),
+            ],
+        );
+        let deadline = Instant::now() + Duration::from_secs(WATCH_SECONDS) + WATCH_SLACK;
+        let mut resp = self.api.get(&u).await?;
+        let mut buf: Vec<u8> = Vec::new();
+        loop {
+            let chunk = match tokio::time::timeout_at(deadline, resp.chunk()).await {
+                Ok(c) => c.map_err(|e| ClientError::Body(e.to_string()))?,
+                Err(_) => return Ok(WatchEnd::Closed),
+            };
+            let Some(chunk) = chunk else { return Ok(WatchEnd::Closed) };
+            buf.extend_from_slice(&chunk);
+            while let Some(nl) = buf.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = buf.drain(..=nl).collect();
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                if !self.handle::<R>(&line).await? {
+                    return Ok(WatchEnd::Stopped);
+                }
+            }
+        }
+    }
+
+    /// Applies one watch event; false when the manager is gone.
+    async fn handle<R: Resource>(&mut self, line: &[u8]) -> Result<bool, KubernetesError> {
+        let ev: WatchEvent = serde_json::from_slice(line)?;
+        let group = match ev.kind.as_str() {
+            "ADDED" | "MODIFIED" => {
+                let obj: R = serde_json::from_value(ev.object)?;
+                let g = obj.group();
+                let new = self.known.insert(g.source.clone());
+                self.event(R::ROLE, if new { "add" } else { "update" });
+                g
+            }
+            "DELETED" => {
+                let obj: R = serde_json::from_value(ev.object)?;
+                let source = obj.source();
+                self.known.remove(&source);
+                self.event(R::ROLE, "delete");
+                Group::empty(source)
+            }
+            "ERROR" => {
+                let st: Status = serde_json::from_value(ev.object)?;
+                if st.code == StatusCode::GONE.as_u16() {
+                    return Err(KubernetesError::Gone);
+                }
+                return Err(KubernetesError::Status { code: st.code, message: st.message });
+            }
+            // BOOKMARK only moves the version, which is not kept across
+            // watches since every new watch starts with a list.
+            _ => return Ok(true),
+        };
+        Ok(self.tx.send(vec![group]).await.is_ok())
+    }
+}
+
+/// A configured Kubernetes discovery, ready to run.
+#[derive(Debug)]
+pub(crate) struct KubernetesDiscovery {
+    role: KubernetesRole,
+    api: Api,
+    /// Empty: the whole cluster.
+    namespaces: Vec<String>,
+    label_selector: String,
+    field_selector: String,
+    metrics: SdMetrics,
+}
+
+impl KubernetesDiscovery {
+    pub(crate) fn new(cfg: &KubernetesSdConfig, env: &Env) -> Result<KubernetesDiscovery, BuildError> {
+        let service = std::env::var("KUBERNETES_SERVICE_HOST").ok().zip(std::env::var("KUBERNETES_SERVICE_PORT").ok());
+        Self::with_cluster(cfg, env, std::path::Path::new(SERVICE_ACCOUNT_DIR), service)
+    }
+
+    /// Builds with the in-cluster settings given: the service account's
+    /// directory and the API service's host and port.
+    fn with_cluster(
+        cfg: &KubernetesSdConfig,
+        env: &Env,
+        sa_dir: &std::path::Path,
+        service: Option<(String, String)>,
+    ) -> Result<KubernetesDiscovery, BuildError> {
+        let role = cfg.role.ok_or_else(|| BuildError::Config("kubernetes_sd_configs: role missing".into()))?;
+        if !matches!(role, KubernetesRole::Pod | KubernetesRole::Service | KubernetesRole::Node | KubernetesRole::Ingress) {
+            return Err(BuildError::Config(format!("kubernetes_sd_configs role {role} is not implemented yet")));
+        }
+        // Failing the whole discovery for missing extra labels would lose
+        // the pods too, so the setting is only reported.
+        if cfg.attach_metadata.node || cfg.attach_metadata.namespace {
+            tracing::warn!(
+                component = "discovery manager",
+                discovery = "kubernetes",
+                "attach_metadata is not implemented yet: targets get no node or namespace metadata"
+            );
+        }
+        let opts = ClientOptions { user_agent: env.user_agent.clone(), name: "kubernetes_sd".into() };
+        let (base, client) = match &cfg.api_server {
+            Some(server) => (server_url(server, &cfg.http_client_config)?, Client::new(&cfg.http_client_config, opts)?),
+            None if !cfg.kubeconfig_file.is_empty() => {
+                let (server, http) = kubeconfig::load(&cfg.kubeconfig_file).map_err(BuildError::Config)?;
+                let server = config::Url::parse(&server).map_err(BuildError::Config)?;
+                (server_url(&server, &http)?, Client::new(&http, opts)?)
+            }
+            None => in_cluster(sa_dir, service, opts)?,
+        };
+        let mut namespaces = cfg.namespaces.names.clone();
+        // Nodes belong to no namespace: they are always watched cluster-wide.
+        if role == KubernetesRole::Node {
+            namespaces.clear();
+        } else if cfg.namespaces.own_namespace {
+            let path = sa_dir.join("namespace");
+            let own = std::fs::read_to_string(&path).map_err(|e| BuildError::Config(format!("could not read own namespace from {}: {e}", path.display())))?;
+            namespaces.push(own.trim().to_owned());
+        }
+        namespaces.sort();
+        namespaces.dedup();
+        let selector = cfg.selectors.iter().find(|s| s.role == Some(role));
+        Ok(KubernetesDiscovery {
+            role,
+            api: Api { client, base },
+            namespaces,
+            label_selector: selector.map(|s| s.label.clone()).unwrap_or_default(),
+            field_selector: selector.map(|s| s.field.clone()).unwrap_or_default(),
+            metrics: env.metrics.clone(),
+        })
+    }
+
+    pub(crate) async fn run(self, tx: mpsc::Sender<Vec<Group>>) {
+        let namespaces = if self.namespaces.is_empty() { vec![String::new()] } else { self.namespaces.clone() };
+        let mut tasks = JoinSet::new();
+        for namespace in namespaces {
+            let w = Watcher {
+                api: self.api.clone(),
+                namespace,
+                label_selector: self.label_selector.clone(),
+                field_selector: self.field_selector.clone(),
+                metrics: self.metrics.clone(),
+                tx: tx.clone(),
+                known: HashSet::new(),
+            };
+            match self.role {
+                KubernetesRole::Pod => tasks.spawn(w.run::<Pod>()),
+                KubernetesRole::Service => tasks.spawn(w.run::<Service>()),
+                KubernetesRole::Node => tasks.spawn(w.run::<Node>()),
+                KubernetesRole::Ingress => tasks.spawn(w.run::<Ingress>()),
+                // Refused in new().
+                _ => continue,
+            };
+        }
+        // Dropping the set at cancellation aborts the watchers.
+        while tasks.join_next().await.is_some() {}
+    }
+}
+
+/// The API server's URL. Like client-go, a server given without a scheme
+/// is reached over HTTPS when TLS settings are configured, HTTP otherwise.
+fn server_url(server: &config::Url, http: &HttpClientConfig) -> Result<url::Url, BuildError> {
+    let raw = server.as_str();
+    let text = if raw.contains("://") {
+        raw.to_owned()
+    } else {
+        let t = &http.tls_config;
+        let tls = !t.ca.is_empty() || !t.ca_file.is_empty() || !t.cert.is_empty() || !t.cert_file.is_empty() || t.insecure_skip_verify;
+        format!("{}://{raw}", if tls { "https" } else { "http" })
+    };
+    url::Url::parse(&text).map_err(|err| BuildError::Url { url: raw.to_owned(), err })
+}
+
+/// client-go's in-cluster config: the API server from the service's
+/// environment variables, the service account's token (re-read on every
+/// request, as it is rotated) and CA.
+fn in_cluster(sa_dir: &std::path::Path, service: Option<(String, String)>, opts: ClientOptions) -> Result<(url::Url, Client), BuildError> {
+    let Some((host, port)) = service.filter(|(h, p)| !h.is_empty() && !p.is_empty()) else {
+        return Err(BuildError::Config("unable to load in-cluster configuration, KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be defined".into()));
+    };
+    let raw = format!("https://{}", join_host_port(&host, &port));
+    let base = url::Url::parse(&raw).map_err(|err| BuildError::Url { url: raw.clone(), err })?;
+    let mut http = HttpClientConfig { bearer_token_file: sa_dir.join("token").display().to_string(), ..HttpClientConfig::default() };
+    http.tls_config.ca_file = sa_dir.join("ca.crt").display().to_string();
+    http.validate().map_err(BuildError::Config)?;
+    Ok((base, Client::new(&http, opts)?))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,302 @@
+#![allow(clippy::unwrap_used)]
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::{Path, RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+
+use super::node::tests::node_json;
+use super::pod::tests::pod_json;
+use super::service::tests::service_json;
+use super::*;
+
+/// A stand-in API server for pods: lists answer the current state, a watch
+/// waits (up to 2 s) for queued events, applies them to the state, streams
+/// them and closes, so that the client lists again as after any watch end.
+#[derive(Clone, Default)]
+struct Fake {
+    inner: Arc<Mutex<FakeState>>,
+}
+
+#[derive(Default)]
+struct FakeState {
+    pods: BTreeMap<String, Value>,
+    pending: Vec<Value>,
+    rv: u64,
+    failing: bool,
+    requests: Vec<String>,
+}
+
+impl Fake {
+    fn push(&self, kind: &str, object: Value) {
+        self.inner.lock().unwrap().pending.push(json!({"type": kind, "object": object}));
+    }
+}
+
+async fn answer(f: &Fake, ns: Option<String>, q: Option<String>) -> Response {
+    let q = q.unwrap_or_default();
+    {
+        let mut s = f.inner.lock().unwrap();
+        s.requests.push(format!("{}?{q}", ns.as_deref().unwrap_or("")));
+        if s.failing {
+            return (StatusCode::INTERNAL_SERVER_ERROR, r#"{"kind": "Status", "code": 500, "message": "etcd is down"}"#).into_response();
+        }
+    }
+    let in_ns = |p: &Value| ns.as_deref().is_none_or(|n| p["metadata"]["namespace"] == n);
+    if !q.contains("watch=true") {
+        let s = f.inner.lock().unwrap();
+        let items: Vec<&Value> = s.pods.values().filter(|p| in_ns(p)).collect();
+        return json!({"metadata": {"resourceVersion": s.rv.to_string()}, "items": items}).to_string().into_response();
+    }
+    for _ in 0..100 {
+        if !f.inner.lock().unwrap().pending.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut s = f.inner.lock().unwrap();
+    let events = std::mem::take(&mut s.pending);
+    let mut body = String::new();
+    for ev in events {
+        let name = ev["object"]["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+        match ev["type"].as_str() {
+            Some("ADDED" | "MODIFIED") => {
+                s.pods.insert(name, ev["object"].clone());
+            }
+            Some("DELETED") => {
+                s.pods.remove(&name);
+            }
+            _ => {}
+        }
+        s.rv += 1;
+        body.push_str(&ev.to_string());
+        body.push('\n');
+    }
+    body.into_response()
+}
+
+// The fake holds one kind of object per test: the collection's name in
+// the path is not checked.
+async fn all(State(f): State<Fake>, Path(_plural): Path<String>, RawQuery(q): RawQuery) -> Response {
+    answer(&f, None, q).await
+}
+
+async fn namespaced(State(f): State<Fake>, Path((ns, _plural)): Path<(String, String)>, RawQuery(q): RawQuery) -> Response {
+    answer(&f, Some(ns), q).await
+}
+
+async fn server(pods: &[Value]) -> (String, Fake) {
+    let f = Fake::default();
+    for p in pods {
+        f.inner.lock().unwrap().pods.insert(p["metadata"]["name"].as_str().unwrap().to_owned(), p.clone());
+    }
+    let app = Router::new()
+        .route("/api/v1/{plural}", get(all))
+        .route("/api/v1/namespaces/{ns}/{plural}", get(namespaced))
+        .route("/apis/networking.k8s.io/v1/{plural}", get(all))
+        .route("/apis/networking.k8s.io/v1/namespaces/{ns}/{plural}", get(namespaced))
+        .with_state(f.clone());
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    (url, f)
+}
+
+fn discovery(yaml: &str, metrics: &SdMetrics) -> KubernetesDiscovery {
+    let mut cfg: KubernetesSdConfig = config::yaml::from_str(yaml).unwrap();
+    cfg.validate().unwrap();
+    let env = Env { metrics: metrics.clone(), user_agent: "Prometheus/test".into(), dns_nameserver: None };
+    KubernetesDiscovery::new(&cfg, &env).unwrap()
+}
+
+/// The groups as the manager would hold them, by source.
+#[derive(Default)]
+struct View(BTreeMap<String, Group>);
+
+impl View {
+    async fn until(&mut self, rx: &mut mpsc::Receiver<Vec<Group>>, what: &str, cond: impl Fn(&BTreeMap<String, Group>) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !cond(&self.0) {
+            let update = tokio::time::timeout_at(deadline, rx.recv()).await.unwrap_or_else(|_| panic!("timed out waiting for {what}")).unwrap();
+            for g in update {
+                self.0.insert(g.source.clone(), g);
+            }
+        }
+    }
+}
+
+fn address(groups: &BTreeMap<String, Group>, source: &str) -> Option<String> {
+    groups.get(source).and_then(|g| g.targets.first()).map(|t| t.get("__address__").to_owned())
+}
+
+fn events(m: &SdMetrics, event: &str) -> u64 {
+    events_of(m, "pod", event)
+}
+
+fn events_of(m: &SdMetrics, role: &str, event: &str) -> u64 {
+    m.kubernetes_events.get_or_create(&vec![("event".to_owned(), event.to_owned()), ("role".to_owned(), role.to_owned())]).get()
+}
+
+#[tokio::test]
+async fn pods_appear_change_go_and_survive_failures() {
+    let (url, f) = server(&[pod_json("a", "10.0.0.1", 80)]).await;
+    let metrics = SdMetrics::default();
+    let d = discovery(&format!("role: pod\napi_server: {url}\nselectors:\n- role: pod\n  label: app=web\n  field: spec.nodeName=n1\n"), &metrics);
+    let (tx, mut rx) = mpsc::channel(16);
+    let task = tokio::spawn(d.run(tx));
+    let mut v = View::default();
+    v.until(&mut rx, "the listed pod", |g| address(g, "pod/default/a").as_deref() == Some("10.0.0.1:80")).await;
+    assert_eq!(v.0["pod/default/a"].labels.get("__meta_kubernetes_pod_name"), "a");
+
+    f.push("ADDED", pod_json("b", "10.0.0.2", 81));
+    v.until(&mut rx, "an added pod", |g| address(g, "pod/default/b").as_deref() == Some("10.0.0.2:81")).await;
+    f.push("MODIFIED", pod_json("a", "10.0.0.9", 80));
+    v.until(&mut rx, "a moved pod", |g| address(g, "pod/default/a").as_deref() == Some("10.0.0.9:80")).await;
+    f.push("DELETED", pod_json("b", "10.0.0.2", 81));
+    v.until(&mut rx, "a deleted pod", |g| g["pod/default/b"].targets.is_empty()).await;
+    assert!(events(&metrics, "add") >= 2 && events(&metrics, "update") >= 1 && events(&metrics, "delete") == 1);
+
+    // An expired watch means a new list, not a failure.
+    f.push("ERROR", json!({"kind": "Status", "code": 410, "reason": "Expired", "message": "too old resource version"}));
+    f.push("ADDED", pod_json("c", "10.0.0.3", 82));
+    v.until(&mut rx, "a pod after the expired watch", |g| address(g, "pod/default/c").is_some()).await;
+    assert_eq!(metrics.kubernetes_failures.get(), 0);
+
+    // While the server fails nothing is sent: the last good pods stay.
+    {
+        let mut s = f.inner.lock().unwrap();
+        s.failing = true;
+        s.pods.remove("a");
+    }
+    f.push("ADDED", json!({}));
+    while metrics.kubernetes_failures.get() == 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    while let Ok(Some(update)) = tokio::time::timeout(Duration::from_millis(300), rx.recv()).await {
+        assert!(update.iter().all(|g| !g.targets.is_empty()), "{update:?}");
+    }
+    // Back again, the new list lacks a pod: it is sent empty.
+    {
+        let mut s = f.inner.lock().unwrap();
+        s.failing = false;
+        s.pending.clear();
+    }
+    v.until(&mut rx, "the pod gone while failing", |g| g["pod/default/a"].targets.is_empty()).await;
+    assert!(address(&v.0, "pod/default/c").is_some());
+
+    let requests = f.inner.lock().unwrap().requests.clone();
+    assert!(requests[0].starts_with("?labelSelector=app%3Dweb&fieldSelector=spec.nodeName%3Dn1"), "{requests:?}");
+    assert!(!requests[0].contains("watch"), "{requests:?}");
+    assert!(requests[1].contains("&watch=true&resourceVersion=0&allowWatchBookmarks=true&timeoutSeconds=300"), "{requests:?}");
+    task.abort();
+}
+
+#[tokio::test]
+async fn namespaces_are_watched_one_by_one() {
+    let mut other = pod_json("x", "10.0.1.1", 90);
+    other["metadata"]["namespace"] = "other".into();
+    let mut hidden = pod_json("h", "10.0.2.1", 91);
+    hidden["metadata"]["namespace"] = "hidden".into();
+    let (url, f) = server(&[pod_json("a", "10.0.0.1", 80), other, hidden]).await;
+    let metrics = SdMetrics::default();
+    let d = discovery(&format!("role: pod\napi_server: {url}\nnamespaces:\n  names: [default, other]\n"), &metrics);
+    let (tx, mut rx) = mpsc::channel(16);
+    let task = tokio::spawn(d.run(tx));
+    let mut v = View::default();
+    v.until(&mut rx, "both namespaces", |g| g.contains_key("pod/default/a") && g.contains_key("pod/other/x")).await;
+    assert!(!v.0.contains_key("pod/hidden/h"));
+    let requests = f.inner.lock().unwrap().requests.clone();
+    assert!(requests.iter().all(|r| r.starts_with("default?") || r.starts_with("other?")), "{requests:?}");
+    task.abort();
+}
+
+fn ingress_json(host: &str) -> Value {
+    json!({"metadata": {"name": "web", "namespace": "default"}, "spec": {"rules": [{"host": host}]}})
+}
+
+#[tokio::test]
+async fn services_nodes_and_ingresses_follow_their_objects() {
+    for (role, first, changed, source) in [
+        ("service", service_json("web", "ClusterIP", 80), service_json("web", "ClusterIP", 8080), "svc/default/web"),
+        ("node", node_json("n1", "10.0.0.1"), node_json("n1", "10.0.0.2"), "node/n1"),
+        ("ingress", ingress_json("a.test"), ingress_json("b.test"), "ingress/default/web"),
+    ] {
+        let (url, f) = server(std::slice::from_ref(&first)).await;
+        let metrics = SdMetrics::default();
+        let d = discovery(&format!("role: {role}\napi_server: {url}\n"), &metrics);
+        let (tx, mut rx) = mpsc::channel(16);
+        let task = tokio::spawn(d.run(tx));
+        let mut v = View::default();
+        v.until(&mut rx, "the listed object", |g| g.get(source).is_some_and(|g| !g.targets.is_empty())).await;
+        let before = address(&v.0, source);
+        f.push("MODIFIED", changed.clone());
+        v.until(&mut rx, "the changed object", |g| address(g, source) != before).await;
+        f.push("DELETED", changed);
+        v.until(&mut rx, "the deleted object", |g| g[source].targets.is_empty()).await;
+        assert_eq!((events_of(&metrics, role, "add"), events_of(&metrics, role, "delete")), (1, 1), "{role}");
+        let requests = f.inner.lock().unwrap().requests.clone();
+        assert!(requests.iter().all(|r| r.starts_with('?')), "{role}: {requests:?}");
+        task.abort();
+    }
+}
+
+#[tokio::test]
+async fn kubeconfig_files_name_the_server_and_credentials() {
+    let (url, f) = server(&[pod_json("a", "10.0.0.1", 80)]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config");
+    std::fs::write(
+        &path,
+        format!("current-context: c\nclusters: [{{name: k, cluster: {{server: '{url}'}}}}]\ncontexts: [{{name: c, context: {{cluster: k, user: u}}}}]\nusers: [{{name: u, user: {{token: t0k}}}}]\n"),
+    )
+    .unwrap();
+    let metrics = SdMetrics::default();
+    let d = discovery(&format!("role: pod\nkubeconfig_file: {}\n", path.display()), &metrics);
+    let (tx, mut rx) = mpsc::channel(16);
+    let task = tokio::spawn(d.run(tx));
+    View::default().until(&mut rx, "a pod through the kubeconfig", |g| g.contains_key("pod/default/a")).await;
+    assert!(!f.inner.lock().unwrap().requests.is_empty());
+    task.abort();
+}
+
+#[test]
+fn servers_and_roles() {
+    let env = Env { metrics: SdMetrics::default(), user_agent: String::new(), dns_nameserver: None };
+    let cfg = |y: &str| -> KubernetesSdConfig { config::yaml::from_str(y).unwrap() };
+    let d = KubernetesDiscovery::new(&cfg("role: pod\napi_server: k8s.local:6443\n"), &env).unwrap();
+    assert_eq!(d.api.url::<Pod>("ns", &[("labelSelector", "")]).as_str(), "http://k8s.local:6443/api/v1/namespaces/ns/pods");
+    let d = KubernetesDiscovery::new(&cfg("role: pod\napi_server: k8s.local:6443\ntls_config: {insecure_skip_verify: true}\n"), &env).unwrap();
+    assert_eq!(d.api.url::<Pod>("", &[]).as_str(), "https://k8s.local:6443/api/v1/pods");
+    let d = KubernetesDiscovery::new(&cfg("role: pod\napi_server: https://h/prefix/\n"), &env).unwrap();
+    assert_eq!(d.api.url::<Pod>("", &[]).as_str(), "https://h/prefix/api/v1/pods");
+    let d = KubernetesDiscovery::new(&cfg("role: node\napi_server: https://h\nnamespaces: {names: [a]}\n"), &env).unwrap();
+    assert!(d.namespaces.is_empty());
+    let d = KubernetesDiscovery::new(&cfg("role: ingress\napi_server: https://h\n"), &env).unwrap();
+    assert_eq!(d.api.url::<super::ingress::Ingress>("n", &[]).as_str(), "https://h/apis/networking.k8s.io/v1/namespaces/n/ingresses");
+    let e = KubernetesDiscovery::new(&cfg("role: endpoints\napi_server: https://h\n"), &env).unwrap_err();
+    assert_eq!(e.to_string(), "kubernetes_sd_configs role endpoints is not implemented yet");
+}
+
+#[tokio::test]
+async fn in_cluster_uses_the_service_account() {
+    let (url, f) = server(&[pod_json("a", "10.0.0.1", 80)]).await;
+    let port = url.rsplit(':').next().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("namespace"), "default\n").unwrap();
+    std::fs::write(dir.path().join("token"), "t0ken\n").unwrap();
+    let env = Env { metrics: SdMetrics::default(), user_agent: String::new(), dns_nameserver: None };
+    let cfg: KubernetesSdConfig = config::yaml::from_str("role: pod\nnamespaces: {own_namespace: true}\n").unwrap();
+    let e = KubernetesDiscovery::with_cluster(&cfg, &env, dir.path(), None).unwrap_err();
+    assert!(e.to_string().contains("KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be defined"), "{e}");
+    // No CA file: the client cannot be built, as client-go cannot.
+    assert!(KubernetesDiscovery::with_cluster(&cfg, &env, dir.path(), Some(("127.0.0.1".into(), port.clone()))).is_err());
+    let ca = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    std::fs::write(dir.path().join("ca.crt"), ca.cert.pem()).unwrap();
+    let d = KubernetesDiscovery::with_cluster(&cfg, &env, dir.path(), Some(("127.0.0.1".into(), port.clone()))).unwrap();
+    assert_eq!(d.namespaces, ["default"]);
+    assert_eq!(d.api.base.as_str(), format!("https://127.0.0.1:{port}/"));
+    let _ = f;
+}
