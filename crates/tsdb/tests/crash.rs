@@ -87,16 +87,47 @@ fn batches(head: &Arc<Head>, thread: usize) -> Vec<Vec<i64>> {
     out
 }
 
-#[test]
-fn crash_recovery() {
+/// A random source seeded from the clock: each run kills at new moments.
+fn clock_rand() -> impl FnMut() -> u64 {
     let mut seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
-    let mut rand = move || {
+    move || {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
         seed
-    };
-    let exe = std::env::current_exe().unwrap();
+    }
+}
+
+/// Runs the child test `name` on `dir`, SIGKILLs it after `after`, and
+/// returns the `(thread, batch)` pairs it acknowledged.
+fn run_and_kill(name: &str, dir: &Path, after: Duration) -> Vec<(usize, i64)> {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--ignored", "--nocapture", "--test-threads=1"])
+        .env("NARTHEX_CRASH_DIR", dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let mut parts = line.split_whitespace();
+            if let (Some(Ok(th)), Some(Ok(b))) = (parts.next().map(str::parse::<usize>), parts.next().map(str::parse::<i64>)) {
+                seen.push((th, b));
+            }
+        }
+        seen
+    });
+    std::thread::sleep(after);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    reader.join().unwrap()
+}
+
+#[test]
+fn crash_recovery() {
+    let mut rand = clock_rand();
     let mut total_acked = 0;
     for round in 0..20 {
         let dir = tempfile::tempdir().unwrap();
@@ -104,28 +135,7 @@ fn crash_recovery() {
         let restarts = 1 + round % 3;
         let mut acked = [-1i64; THREADS];
         for _ in 0..restarts {
-            let mut child = Command::new(&exe)
-                .args(["--exact", "crash_child", "--ignored", "--nocapture", "--test-threads=1"])
-                .env("NARTHEX_CRASH_DIR", dir.path())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            let stdout = child.stdout.take().unwrap();
-            let reader = std::thread::spawn(move || {
-                let mut seen = Vec::new();
-                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                    let mut parts = line.split_whitespace();
-                    if let (Some(Ok(th)), Some(Ok(b))) = (parts.next().map(str::parse::<usize>), parts.next().map(str::parse::<i64>)) {
-                        seen.push((th, b));
-                    }
-                }
-                seen
-            });
-            std::thread::sleep(Duration::from_millis(100 + rand() % 400));
-            child.kill().unwrap();
-            child.wait().unwrap();
-            for (th, b) in reader.join().unwrap() {
+            for (th, b) in run_and_kill("crash_child", dir.path(), Duration::from_millis(100 + rand() % 400)) {
                 acked[th] = acked[th].max(b);
             }
         }
@@ -207,35 +217,14 @@ fn crash_child_db() {
 
 #[test]
 fn crash_recovery_with_compaction() {
-    let mut seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
-    let mut rand = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
-    let exe = std::env::current_exe().unwrap();
+    let mut rand = clock_rand();
     let mut blocks_seen = 0;
     for round in 0..10 {
         let dir = tempfile::tempdir().unwrap();
         let restarts = 1 + round % 3;
         let mut acked = -1i64;
         for _ in 0..restarts {
-            let mut child = Command::new(&exe)
-                .args(["--exact", "crash_child_db", "--ignored", "--nocapture", "--test-threads=1"])
-                .env("NARTHEX_CRASH_DIR", dir.path())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            let stdout = child.stdout.take().unwrap();
-            let reader = std::thread::spawn(move || {
-                BufReader::new(stdout).lines().map_while(Result::ok).filter_map(|l| l.split_whitespace().nth(1).and_then(|b| b.parse::<i64>().ok())).max()
-            });
-            std::thread::sleep(Duration::from_millis(200 + rand() % 600));
-            child.kill().unwrap();
-            child.wait().unwrap();
-            if let Some(b) = reader.join().unwrap() {
+            for (_, b) in run_and_kill("crash_child_db", dir.path(), Duration::from_millis(200 + rand() % 600)) {
                 acked = acked.max(b);
             }
         }
