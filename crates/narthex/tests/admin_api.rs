@@ -8,20 +8,11 @@ mod common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use prost::Message;
 use serde_json::{Value, json};
 
 use common::{Killed, free_port, get, http, json};
-
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < Duration::from_secs(30), "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 fn start(dir: &Path, extra: &[&str]) -> (Killed, u16) {
     let cfg = dir.join("prometheus.yml");
@@ -29,7 +20,7 @@ fn start(dir: &Path, extra: &[&str]) -> (Killed, u16) {
     let port = free_port();
     let args: Vec<&str> = std::iter::once("--web.enable-remote-write-receiver").chain(extra.iter().copied()).collect();
     let s = common::start_narthex(&cfg, port, &dir.join("data"), &args);
-    wait_for("readiness", || get(port, "/-/ready").0 == 200);
+    common::eventually("readiness", || get(port, "/-/ready").0 == 200);
     (s, port)
 }
 
@@ -161,7 +152,7 @@ fn status_and_admin_answers_agree_with_prometheus() {
             .spawn()
             .expect("start Debian's prometheus"),
     );
-    wait_for("Prometheus readiness", || get(theirs, "/-/ready").0 == 200);
+    common::eventually("Prometheus readiness", || get(theirs, "/-/ready").0 == 200);
 
     let body = write_request(now_ms());
     remote_write(ours, &body);

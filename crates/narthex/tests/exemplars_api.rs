@@ -24,14 +24,6 @@ fn metric(port: u16, name: &str) -> Option<f64> {
     body.lines().find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
 }
 
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < Duration::from_secs(30), "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 fn start(config: &Path, data: &Path, port: u16, extra: &[&str]) -> Server {
     let s = Server(
         Command::new(env!("CARGO_BIN_EXE_narthex"))
@@ -45,7 +37,7 @@ fn start(config: &Path, data: &Path, port: u16, extra: &[&str]) -> Server {
             .spawn()
             .unwrap(),
     );
-    wait_for("readiness", || get(port, "/-/ready").0 == 200);
+    common::eventually("readiness", || get(port, "/-/ready").0 == 200);
     s
 }
 
@@ -139,7 +131,7 @@ scrape_configs:
     let server = start(&config, &data_dir, port, &["--enable-feature=exemplar-storage", "--web.enable-remote-write-receiver"]);
 
     let all = "/api/v1/query_exemplars?query=test_exemplar_metric_total";
-    wait_for("three scrapes' exemplars", || {
+    common::eventually("three scrapes' exemplars", || {
         let v: Value = serde_json::from_str(&get(port, all).1).unwrap_or_default();
         v["data"].as_array().is_some_and(|d| d.iter().any(|s| s["seriesLabels"]["service"] == "baz" && s["exemplars"].as_array().is_some_and(|e| e.len() >= 3)))
     });

@@ -8,19 +8,11 @@ mod common;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
 use common::{Killed as Server, free_port, get, json};
-
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < Duration::from_secs(30), "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 #[test]
 fn targets_and_metadata_apis() {
@@ -56,7 +48,7 @@ scrape_configs:
             .spawn()
             .unwrap(),
     );
-    wait_for("both targets scraped", || {
+    common::eventually("both targets scraped", || {
         let (_, body) = get(port, "/api/v1/targets");
         let v: Value = serde_json::from_str(&body).unwrap_or_default();
         let active = v["data"]["activeTargets"].as_array().cloned().unwrap_or_default();
@@ -107,7 +99,7 @@ scrape_configs:
 
     // The scrape engine's own metrics, under Prometheus's names (intervals
     // need two scrapes of a target).
-    wait_for("interval summary", || get(port, "/metrics").1.contains("prometheus_target_interval_length_seconds{"));
+    common::eventually("interval summary", || get(port, "/metrics").1.contains("prometheus_target_interval_length_seconds{"));
     let (_, metrics) = get(port, "/metrics");
     for name in [
         "prometheus_target_scrape_pool_targets{scrape_job=\"self\"} 1",
