@@ -8,11 +8,25 @@ use storage::{SampleIterator, StorageError, ValueType};
 
 use crate::chunkenc::XorIterator;
 
-/// One chunk: its last sample's time and its XOR bytes.
-pub(crate) type ChunkView<'a> = (i64, &'a [u8]);
+/// A chunk as the iterator reads it: its last sample's time and its XOR
+/// bytes. The head's and the blocks' chunk lists are read in place.
+pub(crate) trait ChunkView {
+    fn max_time(&self) -> i64;
+    fn bytes(&self) -> &[u8];
+}
 
-pub(crate) struct ChunkSeqIterator<'a> {
-    chunks: Vec<ChunkView<'a>>,
+/// A block's chunk: its end and bytes in the mapped segment.
+impl ChunkView for (i64, &[u8]) {
+    fn max_time(&self) -> i64 {
+        self.0
+    }
+    fn bytes(&self) -> &[u8] {
+        self.1
+    }
+}
+
+pub(crate) struct ChunkSeqIterator<'a, C> {
+    chunks: &'a [C],
     idx: usize,
     cur: Option<XorIterator<'a>>,
     deleted: &'a [(i64, i64)],
@@ -22,10 +36,10 @@ pub(crate) struct ChunkSeqIterator<'a> {
     err: Option<StorageError>,
 }
 
-impl<'a> ChunkSeqIterator<'a> {
+impl<'a, C: ChunkView> ChunkSeqIterator<'a, C> {
     /// `chunks` in time order; samples outside `[mint, maxt]` or inside
     /// one of the sorted `deleted` intervals are not returned.
-    pub(crate) fn new(chunks: Vec<ChunkView<'a>>, deleted: &'a [(i64, i64)], mint: i64, maxt: i64) -> Self {
+    pub(crate) fn new(chunks: &'a [C], deleted: &'a [(i64, i64)], mint: i64, maxt: i64) -> Self {
         ChunkSeqIterator { chunks, idx: 0, cur: None, deleted, mint, maxt, at: (0, 0.0), err: None }
     }
 
@@ -43,12 +57,12 @@ impl<'a> ChunkSeqIterator<'a> {
                 None => {
                     // Skip whole chunks that end before the target.
                     let target = seek_to.unwrap_or(self.mint).max(self.mint);
-                    while self.chunks.get(self.idx).is_some_and(|c| c.0 < target) {
+                    while self.chunks.get(self.idx).is_some_and(|c| c.max_time() < target) {
                         self.idx += 1;
                     }
-                    let Some(&(_, bytes)) = self.chunks.get(self.idx) else { return ValueType::None };
+                    let Some(c) = self.chunks.get(self.idx) else { return ValueType::None };
                     self.idx += 1;
-                    self.cur.insert(XorIterator::new(bytes)).seek(target)
+                    self.cur.insert(XorIterator::new(c.bytes())).seek(target)
                 }
             };
             if step != ValueType::Float {
@@ -79,7 +93,7 @@ impl<'a> ChunkSeqIterator<'a> {
     }
 }
 
-impl SampleIterator for ChunkSeqIterator<'_> {
+impl<C: ChunkView + Sync> SampleIterator for ChunkSeqIterator<'_, C> {
     fn next(&mut self) -> ValueType {
         self.advance(None)
     }

@@ -15,5 +15,6 @@ pub mod db;
 pub mod encoding;
 pub mod exemplar;
 pub mod head;
+mod label_sets;
 pub mod record;
 pub mod wal;

@@ -175,8 +175,9 @@ impl Block {
         writer::write_file(&tmp, &meta.to_json())?;
         std::fs::rename(&tmp, &meta_path).map_err(|e| BlockError::io(&meta_path, e))?;
         self.num_tombstones.store(meta.stats.num_tombstones, Ordering::Relaxed);
-        self.size.fetch_add(new_size, Ordering::Relaxed);
-        self.size.fetch_sub(old_size.min(self.size()), Ordering::Relaxed);
+        // Deletions run one at a time (the database's lock), so a plain
+        // store cannot lose another's update.
+        self.size.store((self.size() + new_size).saturating_sub(old_size), Ordering::Relaxed);
         *self.tombstones.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(stones);
         Ok(true)
     }

@@ -10,9 +10,10 @@ use model::{Labels, MatchType, Matcher};
 use storage::{LabelHints, Querier, SampleIterator, SelectHints, Series, SeriesSet, StorageError, Warnings};
 
 use super::{Block, BlockError};
-use crate::chunk_iter::{ChunkSeqIterator, ChunkView};
+use crate::chunk_iter::ChunkSeqIterator;
 use crate::chunkenc::Encoding;
 use crate::head::{difference_sorted, intersect_sorted};
+use crate::label_sets::{names_of, sorted_unique, values_of};
 
 /// A view of one block over `[mint, maxt]` (inclusive).
 #[derive(Debug, Clone)]
@@ -135,7 +136,8 @@ pub(crate) struct BlockSeries<'a> {
     /// The newest chunk's end, so that a merge knows without decoding
     /// whether the head's last sample is the series' last.
     pub(crate) max_time: i64,
-    chunks: Vec<ChunkView<'a>>,
+    /// Each chunk's end and bytes.
+    chunks: Vec<(i64, &'a [u8])>,
     deleted: &'a [(i64, i64)],
     mint: i64,
     maxt: i64,
@@ -147,7 +149,7 @@ impl Series for BlockSeries<'_> {
     }
 
     fn iterator(&self) -> Box<dyn SampleIterator + '_> {
-        Box::new(ChunkSeqIterator::new(self.chunks.clone(), self.deleted, self.mint, self.maxt))
+        Box::new(ChunkSeqIterator::new(&self.chunks, self.deleted, self.mint, self.maxt))
     }
 }
 
@@ -201,34 +203,20 @@ impl Querier for BlockQuerier {
     }
 
     fn label_values(&self, name: &str, hints: &LabelHints, matchers: &[Matcher]) -> Result<(Vec<String>, Warnings), StorageError> {
-        let mut values: Vec<String> = if matchers.is_empty() {
+        let values = if matchers.is_empty() {
             self.block.index().label_values(name).into_iter().map(str::to_owned).collect()
         } else {
-            let mut v: Vec<String> =
-                self.series_labels(matchers).map_err(storage_err)?.iter().map(|l| l.get(name).to_owned()).filter(|v| !v.is_empty()).collect();
-            v.sort_unstable();
-            v.dedup();
-            v
+            values_of(&self.series_labels(matchers).map_err(storage_err)?, name)
         };
-        if hints.limit > 0 {
-            values.truncate(hints.limit);
-        }
-        Ok((values, Vec::new()))
+        Ok((sorted_unique(values, hints.limit), Vec::new()))
     }
 
     fn label_names(&self, hints: &LabelHints, matchers: &[Matcher]) -> Result<(Vec<String>, Warnings), StorageError> {
-        let mut names: Vec<String> = if matchers.is_empty() {
+        let names = if matchers.is_empty() {
             self.block.index().label_names().into_iter().map(str::to_owned).collect()
         } else {
-            let mut n: Vec<String> =
-                self.series_labels(matchers).map_err(storage_err)?.iter().flat_map(|l| l.iter().map(|l| l.name.to_owned()).collect::<Vec<_>>()).collect();
-            n.sort_unstable();
-            n.dedup();
-            n
+            names_of(&self.series_labels(matchers).map_err(storage_err)?)
         };
-        if hints.limit > 0 {
-            names.truncate(hints.limit);
-        }
-        Ok((names, Vec::new()))
+        Ok((sorted_unique(names, hints.limit), Vec::new()))
     }
 }

@@ -13,6 +13,7 @@ use storage::{LabelHints, Querier, SampleIterator, SelectHints, Series, SeriesSe
 
 use crate::block::{Block, BlockQuerier, BlockSeries};
 use crate::head::{Head, HeadQuerier, HeadSeries};
+use crate::label_sets::sorted_unique;
 
 /// Blocks overlapping a query's range, and the head.
 #[derive(Debug)]
@@ -281,13 +282,4 @@ impl Querier for DbQuerier {
         }
         Ok((sorted_unique(out, hints.limit), warnings))
     }
-}
-
-fn sorted_unique(mut v: Vec<String>, limit: usize) -> Vec<String> {
-    v.sort_unstable();
-    v.dedup();
-    if limit > 0 {
-        v.truncate(limit);
-    }
-    v
 }

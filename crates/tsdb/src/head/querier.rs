@@ -8,7 +8,8 @@ use storage::{LabelHints, Querier, SampleIterator, SelectHints, Series, SeriesSe
 
 use super::Head;
 use super::series::ChunkRef;
-use crate::chunk_iter::ChunkSeqIterator;
+use crate::chunk_iter::{ChunkSeqIterator, ChunkView};
+use crate::label_sets::{names_of, sorted_unique, values_of};
 
 /// A view of the head over `[mint, maxt]`.
 #[derive(Debug)]
@@ -40,14 +41,22 @@ pub(crate) struct HeadSeries {
     deleted: Vec<(i64, i64)>,
 }
 
+impl ChunkView for ChunkRef {
+    fn max_time(&self) -> i64 {
+        self.max_time
+    }
+    fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
 impl Series for HeadSeries {
     fn labels(&self) -> &Labels {
         &self.labels
     }
 
     fn iterator(&self) -> Box<dyn SampleIterator + '_> {
-        let chunks = self.chunks.iter().map(|c| (c.max_time, &c.bytes[..])).collect();
-        Box::new(ChunkSeqIterator::new(chunks, &self.deleted, self.mint, self.maxt))
+        Box::new(ChunkSeqIterator::new(&self.chunks, &self.deleted, self.mint, self.maxt))
     }
 
     fn latest(&self) -> Option<(i64, f64)> {
@@ -84,33 +93,13 @@ impl Querier for HeadQuerier {
     }
 
     fn label_values(&self, name: &str, hints: &LabelHints, matchers: &[Matcher]) -> Result<(Vec<String>, Warnings), StorageError> {
-        let mut values = if matchers.is_empty() {
-            self.head.postings().label_values(name)
-        } else {
-            let mut v: Vec<String> = self.series_labels(matchers).iter().map(|l| l.get(name).to_owned()).filter(|v| !v.is_empty()).collect();
-            v.sort_unstable();
-            v.dedup();
-            v
-        };
-        if hints.limit > 0 {
-            values.truncate(hints.limit);
-        }
-        Ok((values, Vec::new()))
+        let values = if matchers.is_empty() { self.head.postings().label_values(name) } else { values_of(&self.series_labels(matchers), name) };
+        Ok((sorted_unique(values, hints.limit), Vec::new()))
     }
 
     fn label_names(&self, hints: &LabelHints, matchers: &[Matcher]) -> Result<(Vec<String>, Warnings), StorageError> {
-        let mut names = if matchers.is_empty() {
-            self.head.postings().label_names()
-        } else {
-            let mut n: Vec<String> = self.series_labels(matchers).iter().flat_map(|l| l.iter().map(|l| l.name.to_owned()).collect::<Vec<_>>()).collect();
-            n.sort_unstable();
-            n.dedup();
-            n
-        };
-        if hints.limit > 0 {
-            names.truncate(hints.limit);
-        }
-        Ok((names, Vec::new()))
+        let names = if matchers.is_empty() { self.head.postings().label_names() } else { names_of(&self.series_labels(matchers)) };
+        Ok((sorted_unique(names, hints.limit), Vec::new()))
     }
 }
 
