@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use super::{LabelMap, ObjectMeta, Resource, object_meta_labels};
+use super::{Cache, Kind, LabelMap, ObjectMeta, Resource, Store, Target, object_meta_labels};
 use crate::Group;
 
 const I: &str = "__meta_kubernetes_ingress_";
@@ -56,14 +56,27 @@ impl Resource for Ingress {
     const PATH: &'static str = "apis/networking.k8s.io/v1";
     const PLURAL: &'static str = "ingresses";
 
+    const KIND: Kind = Kind::Ingress;
+
     fn meta(&self) -> &ObjectMeta {
         &self.metadata
     }
 
-    fn group(&self) -> Group {
+    fn store(cache: &Cache) -> &Store<Self> {
+        &cache.ingresses
+    }
+
+    fn store_mut(cache: &mut Cache) -> &mut Store<Self> {
+        &mut cache.ingresses
+    }
+}
+
+impl Target for Ingress {
+    fn group(&self, cache: &Cache) -> Group {
         let (m, spec) = (&self.metadata, &self.spec);
         let mut labels = LabelMap::new();
         labels.insert("__meta_kubernetes_namespace".into(), m.namespace.clone());
+        super::namespace::namespace_labels(&mut labels, cache, &m.namespace);
         object_meta_labels(&mut labels, m, "ingress");
         if let Some(class) = &spec.ingress_class_name {
             labels.insert(format!("{I}class_name"), class.clone());
@@ -84,7 +97,7 @@ impl Resource for Ingress {
                 targets.push(t);
             }
         }
-        super::group(self.source(), targets, labels)
+        super::group(Self::source_of(&self.key()), targets, labels)
     }
 }
 
@@ -119,7 +132,7 @@ mod tests {
                 ]
             }
         });
-        let g = serde_json::from_value::<Ingress>(v).unwrap().group();
+        let g = serde_json::from_value::<Ingress>(v).unwrap().group(&Cache::default());
         assert_eq!(g.source, "ingress/default/web");
         assert_eq!(
             g.labels.to_string(),

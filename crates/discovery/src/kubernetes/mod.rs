@@ -1,16 +1,20 @@
-//! `kubernetes_sd_configs` (roles `pod`, `service`, `node` and `ingress`
-//! so far):
-//! objects of one role watched through the
-//! Kubernetes API, as Prometheus's informers do: a list, then a watch from
-//! the list's `resourceVersion`, and a new list whenever the watch ends
-//! (410 Gone, an error, or the server closing it). Each object is one group
-//! (`pod/<namespace>/<name>`, `svc/<namespace>/<name>`, `ingress/<namespace>/<name>`,
-//! `node/<name>`), sent again when it changes and sent empty
-//! when it is deleted or missing from a new list. A failed list or watch
-//! sends nothing, so the last good groups stay, and is retried.
+//! `kubernetes_sd_configs`: objects watched through the Kubernetes API as
+//! Prometheus's informers watch them: a list, then a watch from the list's
+//! `resourceVersion`, and a new list whenever the watch ends (410 Gone, an
+//! error, or the server closing it). A failed list or watch changes
+//! nothing, so the last good groups stay, and is retried.
 //!
-//! One watcher runs per configured namespace, or one cluster-wide without
-//! any (always for nodes). Selectors for the role go to the API server as `labelSelector` and
+//! Each role watches its own objects and the related ones whose labels its
+//! targets carry: services and pods for `endpoints` and `endpointslice`,
+//! nodes and namespaces with `attach_metadata`. The watchers feed one
+//! controller (`controller.rs`), which keeps every object and sends the
+//! role's groups (`pod/<namespace>/<name>`, `svc/...`, `endpoints/...`,
+//! `endpointslice/...`, `ingress/...`, `node/<name>`) when they or the
+//! related objects they use change, and empty ones for objects that went.
+//!
+//! One watcher runs per kind and configured namespace, or one cluster-wide
+//! without any (always for nodes and namespaces). The selectors configured
+//! for a kind go to the API server as its `labelSelector` and
 //! `fieldSelector`.
 //!
 //! The API is spoken directly through `httpclient` and serde structs that
@@ -21,8 +25,12 @@
 //! the slowest crates to compile, which on this project's 2-core builders
 //! costs more than the few structs below.
 
+mod controller;
+mod endpoints;
+mod endpointslice;
 mod ingress;
 mod kubeconfig;
+mod namespace;
 mod node;
 mod pod;
 mod service;
@@ -45,8 +53,12 @@ use crate::Group;
 use crate::metrics::SdMetrics;
 use crate::provider::{BuildError, Env};
 use crate::targetgroup::{join_host_port, sanitize_label_name};
+use controller::{Cache, Controller, Event, Key, Kind, Store, Update};
 
+use endpoints::Endpoints;
+use endpointslice::EndpointSlice;
 use ingress::Ingress;
+use namespace::Namespace;
 use node::Node;
 use pod::Pod;
 use service::Service;
@@ -100,37 +112,79 @@ struct OwnerReference {
     controller: Option<bool>,
 }
 
-/// A kind of object a role watches and how it becomes a group.
+/// A kind of object the API serves and how the cache keeps it.
 pub(crate) trait Resource: DeserializeOwned + Send + 'static {
-    /// The role name in sources and in `prometheus_sd_kubernetes_events_total`.
+    /// The role name in `prometheus_sd_kubernetes_events_total`.
     const ROLE: &'static str;
     /// The API group and version's path, e.g. `api/v1` or `apis/discovery.k8s.io/v1`.
     const PATH: &'static str;
     const PLURAL: &'static str;
+    const KIND: Kind;
 
     fn meta(&self) -> &ObjectMeta;
 
-    /// The object's group; empty when it has no target (yet).
-    fn group(&self) -> Group;
-
-    fn source(&self) -> String {
+    fn key(&self) -> Key {
         let m = self.meta();
-        format!("{}/{}/{}", Self::ROLE, m.namespace, m.name)
+        (m.namespace.clone(), m.name.clone())
+    }
+
+    fn store(cache: &Cache) -> &Store<Self>;
+    fn store_mut(cache: &mut Cache) -> &mut Store<Self>;
+
+    /// Whether the labels the object gives the groups of related objects
+    /// are the same in `other`, so that a change between the two need not
+    /// re-send them: a node's heartbeat or a pod's new resource version
+    /// alone changes nothing.
+    fn same_for_users(&self, other: &Self) -> bool {
+        let (a, b) = (self.meta(), other.meta());
+        a.labels == b.labels && a.annotations == b.annotations
     }
 }
 
-/// `__meta_kubernetes_<role>_name` and the object's labels and annotations
-/// under sanitized names, each with a `..present_` companion set to `true`
-/// so that relabelling can tell an empty value from a missing one.
+/// A kind of object that a role turns into targets.
+pub(crate) trait Target: Resource {
+    /// The group's source for the object under `key`, also when it is gone.
+    fn source_of(key: &Key) -> String {
+        format!("{}/{}/{}", Self::ROLE, key.0, key.1)
+    }
+
+    /// The object's group, with whatever the cache holds about related
+    /// objects (its service, pods, node or namespace); empty when it has
+    /// no target (yet).
+    fn group(&self, cache: &Cache) -> Group;
+
+    /// The keys of the related objects of `kind` whose labels the object's
+    /// group carries, so that a change to one of them re-sends the group.
+    fn related(&self, _kind: Kind) -> Vec<Key> {
+        Vec::new()
+    }
+}
+
+/// `__meta_kubernetes_<role>_name` and the object's labels and annotations.
 pub(crate) fn object_meta_labels(l: &mut LabelMap, m: &ObjectMeta, role: &str) {
+    l.insert(format!("__meta_kubernetes_{role}_name"), m.name.clone());
+    meta_labels(l, m, role);
+}
+
+/// The object's labels and annotations under sanitized names, each with a
+/// `..present_` companion set to `true` so that relabelling can tell an
+/// empty value from a missing one.
+pub(crate) fn meta_labels(l: &mut LabelMap, m: &ObjectMeta, role: &str) {
     let prefix = format!("__meta_kubernetes_{role}_");
-    l.insert(format!("{prefix}name"), m.name.clone());
     for (kind, map) in [("label", &m.labels), ("annotation", &m.annotations)] {
         for (k, v) in map {
             let name = sanitize_label_name(k);
             l.insert(format!("{prefix}{kind}_{name}"), v.clone());
             l.insert(format!("{prefix}{kind}present_{name}"), "true".into());
         }
+    }
+}
+
+/// The labels of the node `name` for a target running on it, when it is
+/// known (always absent without `attach_metadata.node`).
+pub(crate) fn node_labels(l: &mut LabelMap, cache: &Cache, name: &str) {
+    if let Some(node) = cache.nodes.get(&(String::new(), name.to_owned())) {
+        object_meta_labels(l, node.meta(), "node");
     }
 }
 
@@ -219,16 +273,18 @@ impl Api {
     }
 }
 
-/// A watcher's view of one namespace (or the cluster) for one role.
+/// A watcher's view of one namespace (or the cluster) for one kind of
+/// object: it feeds the controller lists and changes, as an informer feeds
+/// its store.
 struct Watcher {
     api: Api,
     namespace: String,
     label_selector: String,
     field_selector: String,
     metrics: SdMetrics,
-    tx: mpsc::Sender<Vec<Group>>,
-    /// Sources of the objects sent, to empty the ones a new list lacks.
-    known: HashSet<String>,
+    tx: mpsc::Sender<Update>,
+    /// Keys of the objects seen, to count adds apart from updates.
+    known: HashSet<Key>,
 }
 
 /// Why a watch ended.
@@ -269,29 +325,27 @@ impl Watcher {
         self.metrics.kubernetes_events.get_or_create(&vec![("event".to_owned(), event.to_owned()), ("role".to_owned(), role.to_owned())]).inc();
     }
 
-    /// Lists every object and sends them all, with empty groups for the
-    /// ones that went since the last list. Returns the version to watch
-    /// from, or None when the manager is gone.
+    /// Lists every object and hands the list to the controller, which
+    /// drops the ones that went since the last list. Returns the version
+    /// to watch from, or None when the controller is gone.
     async fn list<R: Resource>(&mut self) -> Result<Option<String>, KubernetesError> {
         let u = self.api.url::<R>(&self.namespace, &[("labelSelector", &self.label_selector), ("fieldSelector", &self.field_selector)]);
         let resp = self.api.get(&u).await?;
         let mut body = Vec::new();
         httpclient::read_body(resp, 0, &mut body, Instant::now() + REQUEST_TIMEOUT).await?;
         let list: List<R> = serde_json::from_slice(&body)?;
-        let mut now = HashSet::new();
-        let mut groups = Vec::with_capacity(list.items.len());
+        let mut now = HashSet::with_capacity(list.items.len());
         for obj in &list.items {
-            let g = obj.group();
-            self.event(R::ROLE, if self.known.contains(&g.source) { "update" } else { "add" });
-            now.insert(g.source.clone());
-            groups.push(g);
+            let key = obj.key();
+            self.event(R::ROLE, if self.known.contains(&key) { "update" } else { "add" });
+            now.insert(key);
         }
-        for gone in self.known.difference(&now) {
+        for _ in self.known.difference(&now) {
             self.event(R::ROLE, "delete");
-            groups.push(Group::empty(gone.clone()));
         }
         self.known = now;
-        if self.tx.send(groups).await.is_err() {
+        let update = Update::new(self.namespace.clone(), Event::Listed { namespace: self.namespace.clone(), items: list.items });
+        if self.tx.send(update).await.is_err() {
             return Ok(None);
         }
         Ok(Some(list.metadata.resource_version))
@@ -333,23 +387,21 @@ impl Watcher {
         }
     }
 
-    /// Applies one watch event; false when the manager is gone.
+    /// Applies one watch event; false when the controller is gone.
     async fn handle<R: Resource>(&mut self, line: &[u8]) -> Result<bool, KubernetesError> {
         let ev: WatchEvent = serde_json::from_slice(line)?;
-        let group = match ev.kind.as_str() {
+        let event = match ev.kind.as_str() {
             "ADDED" | "MODIFIED" => {
                 let obj: R = serde_json::from_value(ev.object)?;
-                let g = obj.group();
-                let new = self.known.insert(g.source.clone());
+                let new = self.known.insert(obj.key());
                 self.event(R::ROLE, if new { "add" } else { "update" });
-                g
+                Event::Applied(obj)
             }
             "DELETED" => {
                 let obj: R = serde_json::from_value(ev.object)?;
-                let source = obj.source();
-                self.known.remove(&source);
+                self.known.remove(&obj.key());
                 self.event(R::ROLE, "delete");
-                Group::empty(source)
+                Event::Deleted(obj.key())
             }
             "ERROR" => {
                 let st: Status = serde_json::from_value(ev.object)?;
@@ -362,7 +414,7 @@ impl Watcher {
             // watches since every new watch starts with a list.
             _ => return Ok(true),
         };
-        Ok(self.tx.send(vec![group]).await.is_ok())
+        Ok(self.tx.send(Update::new(self.namespace.clone(), event)).await.is_ok())
     }
 }
 
@@ -373,8 +425,10 @@ pub(crate) struct KubernetesDiscovery {
     api: Api,
     /// Empty: the whole cluster.
     namespaces: Vec<String>,
-    label_selector: String,
-    field_selector: String,
+    /// Label and field selectors by the role they filter.
+    selectors: Vec<(KubernetesRole, String, String)>,
+    attach_node: bool,
+    attach_namespace: bool,
     metrics: SdMetrics,
 }
 
@@ -393,18 +447,6 @@ impl KubernetesDiscovery {
         service: Option<(String, String)>,
     ) -> Result<KubernetesDiscovery, BuildError> {
         let role = cfg.role.ok_or_else(|| BuildError::Config("kubernetes_sd_configs: role missing".into()))?;
-        if !matches!(role, KubernetesRole::Pod | KubernetesRole::Service | KubernetesRole::Node | KubernetesRole::Ingress) {
-            return Err(BuildError::Config(format!("kubernetes_sd_configs role {role} is not implemented yet")));
-        }
-        // Failing the whole discovery for missing extra labels would lose
-        // the pods too, so the setting is only reported.
-        if cfg.attach_metadata.node || cfg.attach_metadata.namespace {
-            tracing::warn!(
-                component = "discovery manager",
-                discovery = "kubernetes",
-                "attach_metadata is not implemented yet: targets get no node or namespace metadata"
-            );
-        }
         let opts = ClientOptions { user_agent: env.user_agent.clone(), name: "kubernetes_sd".into() };
         let (base, client) = match &cfg.api_server {
             Some(server) => (server_url(server, &cfg.http_client_config)?, Client::new(&cfg.http_client_config, opts)?),
@@ -426,41 +468,75 @@ impl KubernetesDiscovery {
         }
         namespaces.sort();
         namespaces.dedup();
-        let selector = cfg.selectors.iter().find(|s| s.role == Some(role));
-        Ok(KubernetesDiscovery {
-            role,
-            api: Api { client, base },
-            namespaces,
-            label_selector: selector.map(|s| s.label.clone()).unwrap_or_default(),
-            field_selector: selector.map(|s| s.field.clone()).unwrap_or_default(),
-            metrics: env.metrics.clone(),
-        })
+        let selectors = cfg.selectors.iter().filter_map(|s| Some((s.role?, s.label.clone(), s.field.clone()))).collect();
+        // Node metadata exists for the roles whose targets run on a node;
+        // namespace metadata for every role whose objects have a namespace.
+        let attach_node = cfg.attach_metadata.node && matches!(role, KubernetesRole::Pod | KubernetesRole::Endpoints | KubernetesRole::EndpointSlice);
+        let attach_namespace = cfg.attach_metadata.namespace && role != KubernetesRole::Node;
+        Ok(KubernetesDiscovery { role, api: Api { client, base }, namespaces, selectors, attach_node, attach_namespace, metrics: env.metrics.clone() })
+    }
+
+    fn watcher(&self, role: KubernetesRole, namespace: &str, tx: &mpsc::Sender<Update>) -> Watcher {
+        let sel = self.selectors.iter().find(|s| s.0 == role);
+        Watcher {
+            api: self.api.clone(),
+            namespace: namespace.to_owned(),
+            label_selector: sel.map(|s| s.1.clone()).unwrap_or_default(),
+            field_selector: sel.map(|s| s.2.clone()).unwrap_or_default(),
+            metrics: self.metrics.clone(),
+            tx: tx.clone(),
+            known: HashSet::new(),
+        }
     }
 
     pub(crate) async fn run(self, tx: mpsc::Sender<Vec<Group>>) {
+        use KubernetesRole as R;
         let namespaces = if self.namespaces.is_empty() { vec![String::new()] } else { self.namespaces.clone() };
+        let (utx, urx) = mpsc::channel(64);
         let mut tasks = JoinSet::new();
-        for namespace in namespaces {
-            let w = Watcher {
-                api: self.api.clone(),
-                namespace,
-                label_selector: self.label_selector.clone(),
-                field_selector: self.field_selector.clone(),
-                metrics: self.metrics.clone(),
-                tx: tx.clone(),
-                known: HashSet::new(),
-            };
-            match self.role {
-                KubernetesRole::Pod => tasks.spawn(w.run::<Pod>()),
-                KubernetesRole::Service => tasks.spawn(w.run::<Service>()),
-                KubernetesRole::Node => tasks.spawn(w.run::<Node>()),
-                KubernetesRole::Ingress => tasks.spawn(w.run::<Ingress>()),
-                // Refused in new().
-                _ => continue,
-            };
+        let mut watchers = 0;
+        // The objects of the role and those whose labels its targets carry,
+        // in each watched namespace.
+        let namespaced: &[R] = match self.role {
+            R::Pod => &[R::Pod],
+            R::Service => &[R::Service],
+            R::Ingress => &[R::Ingress],
+            R::Endpoints => &[R::Endpoints, R::Service, R::Pod],
+            R::EndpointSlice => &[R::EndpointSlice, R::Service, R::Pod],
+            R::Node => &[],
+        };
+        for ns in &namespaces {
+            for &kind in namespaced {
+                let w = self.watcher(kind, ns, &utx);
+                match kind {
+                    R::Pod => tasks.spawn(w.run::<Pod>()),
+                    R::Service => tasks.spawn(w.run::<Service>()),
+                    R::Ingress => tasks.spawn(w.run::<Ingress>()),
+                    R::Endpoints => tasks.spawn(w.run::<Endpoints>()),
+                    R::EndpointSlice => tasks.spawn(w.run::<EndpointSlice>()),
+                    R::Node => tasks.spawn(w.run::<Node>()),
+                };
+                watchers += 1;
+            }
         }
+        if self.role == R::Node || self.attach_node {
+            tasks.spawn(self.watcher(R::Node, "", &utx).run::<Node>());
+            watchers += 1;
+        }
+        if self.attach_namespace {
+            // Namespaces have no role of their own, so no selector.
+            let mut w = self.watcher(R::Node, "", &utx);
+            (w.label_selector, w.field_selector) = (String::new(), String::new());
+            tasks.spawn(w.run::<Namespace>());
+            watchers += 1;
+        }
+        drop(utx);
+        let controller = Controller::new(self.role, watchers, tx);
         // Dropping the set at cancellation aborts the watchers.
-        while tasks.join_next().await.is_some() {}
+        tokio::select! {
+            () = controller.run(urx) => {}
+            _ = async { while tasks.join_next().await.is_some() {} } => {}
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::{LabelMap, ObjectMeta, Resource, object_meta_labels};
+use super::{Cache, Key, Kind, LabelMap, ObjectMeta, Resource, Store, Target, object_meta_labels};
 use crate::Group;
 use crate::targetgroup::{join_host_port, sanitize_label_name};
 
@@ -61,16 +61,28 @@ impl Resource for Node {
     const PATH: &'static str = "api/v1";
     const PLURAL: &'static str = "nodes";
 
+    const KIND: Kind = Kind::Node;
+
     fn meta(&self) -> &ObjectMeta {
         &self.metadata
     }
 
-    /// Nodes belong to no namespace.
-    fn source(&self) -> String {
-        format!("node/{}", self.metadata.name)
+    fn store(cache: &Cache) -> &Store<Self> {
+        &cache.nodes
     }
 
-    fn group(&self) -> Group {
+    fn store_mut(cache: &mut Cache) -> &mut Store<Self> {
+        &mut cache.nodes
+    }
+}
+
+impl Target for Node {
+    /// Nodes belong to no namespace.
+    fn source_of(key: &Key) -> String {
+        format!("node/{}", key.1)
+    }
+
+    fn group(&self, _cache: &Cache) -> Group {
         let m = &self.metadata;
         let mut labels = LabelMap::new();
         labels.insert("__meta_kubernetes_node_provider_id".into(), self.spec.provider_id.clone());
@@ -82,7 +94,7 @@ impl Resource for Node {
         }
         let Some(addr) = ADDRESS_PREFERENCE.iter().find_map(|t| by_type.get(t)) else {
             tracing::warn!(component = "discovery manager", discovery = "kubernetes", role = "node", node = %m.name, "Cannot get node address: host address unknown");
-            return super::group(self.source(), Vec::new(), labels);
+            return super::group(Self::source_of(&self.key()), Vec::new(), labels);
         };
         let mut t = LabelMap::new();
         t.insert("__address__".into(), join_host_port(addr, self.status.daemon_endpoints.kubelet_endpoint.port));
@@ -90,7 +102,7 @@ impl Resource for Node {
         for (kind, a) in &by_type {
             t.insert(format!("__meta_kubernetes_node_address_{}", sanitize_label_name(kind)), (*a).to_owned());
         }
-        super::group(self.source(), vec![t], labels)
+        super::group(Self::source_of(&self.key()), vec![t], labels)
     }
 }
 
@@ -116,7 +128,7 @@ pub(crate) mod tests {
 
     #[test]
     fn the_preferred_address_and_the_kubelet_port() {
-        let g = serde_json::from_value::<Node>(node_json("n1", "10.0.0.1")).unwrap().group();
+        let g = serde_json::from_value::<Node>(node_json("n1", "10.0.0.1")).unwrap().group(&Cache::default());
         assert_eq!(g.source, "node/n1");
         assert_eq!(
             g.labels.to_string(),
@@ -134,7 +146,7 @@ pub(crate) mod tests {
         );
         let mut v = node_json("n2", "x");
         v["status"]["addresses"] = serde_json::json!([]);
-        let g = serde_json::from_value::<Node>(v).unwrap().group();
+        let g = serde_json::from_value::<Node>(v).unwrap().group(&Cache::default());
         assert!(g.targets.is_empty() && g.source == "node/n2");
     }
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::{LabelMap, ObjectMeta, Resource, object_meta_labels};
+use super::{Cache, Key, Kind, LabelMap, ObjectMeta, Resource, Store, Target, object_meta_labels};
 use crate::Group;
 use crate::targetgroup::join_host_port;
 
@@ -33,7 +33,7 @@ struct PodSpec {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-struct Container {
+pub(crate) struct Container {
     name: String,
     image: String,
     ports: Vec<ContainerPort>,
@@ -41,9 +41,9 @@ struct Container {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-struct ContainerPort {
+pub(crate) struct ContainerPort {
     name: String,
-    container_port: u16,
+    pub(crate) container_port: u16,
     protocol: String,
 }
 
@@ -81,41 +81,53 @@ impl Resource for Pod {
     const PATH: &'static str = "api/v1";
     const PLURAL: &'static str = "pods";
 
+    const KIND: Kind = Kind::Pod;
+
     fn meta(&self) -> &ObjectMeta {
         &self.metadata
     }
 
-    fn group(&self) -> Group {
-        let source = self.source();
+    fn store(cache: &Cache) -> &Store<Self> {
+        &cache.pods
+    }
+
+    fn store_mut(cache: &mut Cache) -> &mut Store<Self> {
+        &mut cache.pods
+    }
+
+    /// An endpoint's target carries the pod's labels and its container
+    /// ports.
+    fn same_for_users(&self, other: &Self) -> bool {
+        self.pod_labels() == other.pod_labels()
+            && self.container_ports().map(|(_, _, p)| p.container_port).eq(other.container_ports().map(|(_, _, p)| p.container_port))
+    }
+}
+
+impl Target for Pod {
+    fn related(&self, kind: Kind) -> Vec<Key> {
+        if kind == Kind::Node { vec![(String::new(), self.spec.node_name.clone())] } else { Vec::new() }
+    }
+
+    fn group(&self, cache: &Cache) -> Group {
+        let source = Self::source_of(&self.key());
         let ip = self.status.pod_ip.as_str();
         if ip.is_empty() {
             return Group::empty(source);
         }
-        let labels = self.pod_labels();
-        let apps = self.spec.containers.iter().map(|c| (c, false, &self.status.container_statuses));
-        let inits = self.spec.init_containers.iter().map(|c| (c, true, &self.status.init_container_statuses));
+        let mut labels = self.pod_labels();
+        super::node_labels(&mut labels, cache, &self.spec.node_name);
+        super::namespace::namespace_labels(&mut labels, cache, &self.metadata.namespace);
         let mut targets = Vec::new();
-        for (c, init, statuses) in apps.chain(inits) {
-            // A container that has not started yet has no status and so no ID.
-            let id = statuses.iter().find(|s| s.name == c.name).map_or("", |s| s.container_id.as_str());
-            let common = [
-                (format!("{P}container_name"), c.name.clone()),
-                (format!("{P}container_id"), id.to_owned()),
-                (format!("{P}container_image"), c.image.clone()),
-                (format!("{P}container_init"), init.to_string()),
-            ];
+        for (c, init) in self.containers() {
             if c.ports.is_empty() {
-                let mut t: LabelMap = common.into_iter().collect();
+                let mut t = self.container_common(c, init);
                 t.insert("__address__".into(), ip.to_owned());
                 targets.push(t);
                 continue;
             }
             for port in &c.ports {
-                let mut t: LabelMap = common.clone().into_iter().collect();
+                let mut t = self.container_labels(c, init, port, true);
                 t.insert("__address__".into(), join_host_port(ip, port.container_port));
-                t.insert(format!("{P}container_port_number"), port.container_port.to_string());
-                t.insert(format!("{P}container_port_name"), port.name.clone());
-                t.insert(format!("{P}container_port_protocol"), port.protocol.clone());
                 targets.push(t);
             }
         }
@@ -124,7 +136,50 @@ impl Resource for Pod {
 }
 
 impl Pod {
-    fn pod_labels(&self) -> LabelMap {
+    pub(crate) fn ip(&self) -> &str {
+        &self.status.pod_ip
+    }
+
+    /// The app containers, then the init containers (marked true).
+    fn containers(&self) -> impl Iterator<Item = (&Container, bool)> {
+        self.spec.containers.iter().map(|c| (c, false)).chain(self.spec.init_containers.iter().map(|c| (c, true)))
+    }
+
+    /// Every declared container port with its container.
+    pub(crate) fn container_ports(&self) -> impl Iterator<Item = (&Container, bool, &ContainerPort)> {
+        self.containers().flat_map(|(c, init)| c.ports.iter().map(move |p| (c, init, p)))
+    }
+
+    /// The labels of a container, whatever its ports. Only the pod role
+    /// gives the container's ID.
+    fn container_common(&self, c: &Container, init: bool) -> LabelMap {
+        let mut t = self.container_basics(c, init);
+        let statuses = if init { &self.status.init_container_statuses } else { &self.status.container_statuses };
+        // A container that has not started yet has no status and so no ID.
+        let id = statuses.iter().find(|s| s.name == c.name).map_or("", |s| s.container_id.as_str());
+        t.insert(format!("{P}container_id"), id.to_owned());
+        t
+    }
+
+    fn container_basics(&self, c: &Container, init: bool) -> LabelMap {
+        let mut t = LabelMap::new();
+        t.insert(format!("{P}container_name"), c.name.clone());
+        t.insert(format!("{P}container_image"), c.image.clone());
+        t.insert(format!("{P}container_init"), init.to_string());
+        t
+    }
+
+    /// The labels of one port of a container: with its ID for the pod
+    /// role, without for the endpoints roles.
+    pub(crate) fn container_labels(&self, c: &Container, init: bool, port: &ContainerPort, with_id: bool) -> LabelMap {
+        let mut t = if with_id { self.container_common(c, init) } else { self.container_basics(c, init) };
+        t.insert(format!("{P}container_port_number"), port.container_port.to_string());
+        t.insert(format!("{P}container_port_name"), port.name.clone());
+        t.insert(format!("{P}container_port_protocol"), port.protocol.clone());
+        t
+    }
+
+    pub(crate) fn pod_labels(&self) -> LabelMap {
         let (st, m) = (&self.status, &self.metadata);
         let mut l = BTreeMap::new();
         l.insert("__meta_kubernetes_namespace".to_owned(), m.namespace.clone());
@@ -195,7 +250,7 @@ pub(crate) mod tests {
     #[test]
     fn one_target_per_port_or_portless_container_with_prometheus_labels() {
         let pod: Pod = serde_json::from_value(pod_json("web-1", "10.1.2.3", 8080)).unwrap();
-        let g = pod.group();
+        let g = pod.group(&Cache::default());
         assert_eq!(g.source, "pod/default/web-1");
         assert_eq!(
             g.labels.to_string(),
@@ -238,11 +293,11 @@ pub(crate) mod tests {
     fn pods_without_an_ip_or_ready_condition() {
         let mut v = pod_json("p", "", 80);
         let pod: Pod = serde_json::from_value(v.clone()).unwrap();
-        let g = pod.group();
+        let g = pod.group(&Cache::default());
         assert!(g.targets.is_empty() && g.labels.is_empty() && g.source == "pod/default/p");
         v["status"]["podIP"] = "fd00::1".into();
         v["status"]["conditions"] = serde_json::json!([]);
-        let g = serde_json::from_value::<Pod>(v).unwrap().group();
+        let g = serde_json::from_value::<Pod>(v).unwrap().group(&Cache::default());
         assert_eq!(g.labels.get("__meta_kubernetes_pod_ready"), "unknown");
         assert_eq!(g.targets[0].get("__address__"), "[fd00::1]:80");
     }

@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use super::{LabelMap, ObjectMeta, Resource, object_meta_labels};
+use super::{Cache, Key, Kind, LabelMap, ObjectMeta, Resource, Store, Target, object_meta_labels};
 use crate::Group;
 use crate::targetgroup::join_host_port;
 
@@ -44,19 +44,32 @@ impl Resource for Service {
     const PATH: &'static str = "api/v1";
     const PLURAL: &'static str = "services";
 
+    const KIND: Kind = Kind::Service;
+
     fn meta(&self) -> &ObjectMeta {
         &self.metadata
     }
 
-    /// Prometheus abbreviates the role in this source only.
-    fn source(&self) -> String {
-        format!("svc/{}/{}", self.metadata.namespace, self.metadata.name)
+    fn store(cache: &Cache) -> &Store<Self> {
+        &cache.services
     }
 
-    fn group(&self) -> Group {
+    fn store_mut(cache: &mut Cache) -> &mut Store<Self> {
+        &mut cache.services
+    }
+}
+
+impl Target for Service {
+    /// Prometheus abbreviates the role in this source only.
+    fn source_of(key: &Key) -> String {
+        format!("svc/{}/{}", key.0, key.1)
+    }
+
+    fn group(&self, cache: &Cache) -> Group {
         let (m, spec) = (&self.metadata, &self.spec);
         let mut labels = LabelMap::new();
         labels.insert("__meta_kubernetes_namespace".into(), m.namespace.clone());
+        super::namespace::namespace_labels(&mut labels, cache, &m.namespace);
         object_meta_labels(&mut labels, m, "service");
         let host = format!("{}.{}.svc", m.name, m.namespace);
         let targets = spec
@@ -81,7 +94,7 @@ impl Resource for Service {
                 t
             })
             .collect();
-        super::group(self.source(), targets, labels)
+        super::group(Self::source_of(&self.key()), targets, labels)
     }
 }
 
@@ -102,7 +115,7 @@ pub(crate) mod tests {
 
     #[test]
     fn one_target_per_port_at_the_cluster_name() {
-        let g = serde_json::from_value::<Service>(service_json("web", "ClusterIP", 80)).unwrap().group();
+        let g = serde_json::from_value::<Service>(service_json("web", "ClusterIP", 80)).unwrap().group(&Cache::default());
         assert_eq!(g.source, "svc/default/web");
         assert_eq!(
             g.labels.to_string(),
@@ -126,10 +139,10 @@ pub(crate) mod tests {
                 ),
             ]
         );
-        let ext = serde_json::from_value::<Service>(service_json("db", "ExternalName", 5432)).unwrap().group();
+        let ext = serde_json::from_value::<Service>(service_json("db", "ExternalName", 5432)).unwrap().group(&Cache::default());
         assert_eq!(ext.targets[0].get("__meta_kubernetes_service_external_name"), "db.example.com");
         assert_eq!(ext.targets[0].get("__meta_kubernetes_service_cluster_ip"), "");
-        let lb = serde_json::from_value::<Service>(service_json("lb", "LoadBalancer", 443)).unwrap().group();
+        let lb = serde_json::from_value::<Service>(service_json("lb", "LoadBalancer", 443)).unwrap().group(&Cache::default());
         assert_eq!(lb.targets[0].get("__meta_kubernetes_service_loadbalancer_ip"), "1.2.3.4");
     }
 }

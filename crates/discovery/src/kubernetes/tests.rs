@@ -13,9 +13,11 @@ use super::pod::tests::pod_json;
 use super::service::tests::service_json;
 use super::*;
 
-/// A stand-in API server for pods: lists answer the current state, a watch
-/// waits (up to 2 s) for queued events, applies them to the state, streams
-/// them and closes, so that the client lists again as after any watch end.
+/// A stand-in API server: lists answer the current state, a watch waits
+/// (up to 2 s) for queued events, applies them to the state, streams them
+/// and closes, so that the client lists again as after any watch end.
+/// Objects and events are kept by collection (`pods`, `services`...);
+/// those under `*` answer for any collection, for tests of one kind.
 #[derive(Clone, Default)]
 struct Fake {
     inner: Arc<Mutex<FakeState>>,
@@ -23,20 +25,32 @@ struct Fake {
 
 #[derive(Default)]
 struct FakeState {
-    pods: BTreeMap<String, Value>,
-    pending: Vec<Value>,
+    objects: BTreeMap<String, BTreeMap<String, Value>>,
+    pending: Vec<(String, Value)>,
     rv: u64,
     failing: bool,
     requests: Vec<String>,
 }
 
+fn object_key(o: &Value) -> String {
+    format!("{}/{}", o["metadata"]["namespace"].as_str().unwrap_or_default(), o["metadata"]["name"].as_str().unwrap_or_default())
+}
+
 impl Fake {
     fn push(&self, kind: &str, object: Value) {
-        self.inner.lock().unwrap().pending.push(json!({"type": kind, "object": object}));
+        self.push_to("*", kind, object);
+    }
+
+    fn push_to(&self, plural: &str, kind: &str, object: Value) {
+        self.inner.lock().unwrap().pending.push((plural.to_owned(), json!({"type": kind, "object": object})));
+    }
+
+    fn insert(&self, plural: &str, object: Value) {
+        self.inner.lock().unwrap().objects.entry(plural.to_owned()).or_default().insert(object_key(&object), object);
     }
 }
 
-async fn answer(f: &Fake, ns: Option<String>, q: Option<String>) -> Response {
+async fn answer(f: &Fake, plural: &str, ns: Option<String>, q: Option<String>) -> Response {
     let q = q.unwrap_or_default();
     {
         let mut s = f.inner.lock().unwrap();
@@ -46,28 +60,32 @@ async fn answer(f: &Fake, ns: Option<String>, q: Option<String>) -> Response {
         }
     }
     let in_ns = |p: &Value| ns.as_deref().is_none_or(|n| p["metadata"]["namespace"] == n);
+    let store = |s: &FakeState| if s.objects.contains_key(plural) { plural.to_owned() } else { "*".to_owned() };
+    let mine = |p: &str| p == plural || p == "*";
     if !q.contains("watch=true") {
         let s = f.inner.lock().unwrap();
-        let items: Vec<&Value> = s.pods.values().filter(|p| in_ns(p)).collect();
+        let items: Vec<&Value> = s.objects.get(&store(&s)).into_iter().flat_map(|m| m.values()).filter(|p| in_ns(p)).collect();
         return json!({"metadata": {"resourceVersion": s.rv.to_string()}, "items": items}).to_string().into_response();
     }
     for _ in 0..100 {
-        if !f.inner.lock().unwrap().pending.is_empty() {
+        if f.inner.lock().unwrap().pending.iter().any(|(p, _)| mine(p)) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let mut s = f.inner.lock().unwrap();
-    let events = std::mem::take(&mut s.pending);
+    let (events, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut s.pending).into_iter().partition(|(p, _)| mine(p));
+    s.pending = rest;
+    let key = store(&s);
     let mut body = String::new();
-    for ev in events {
-        let name = ev["object"]["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+    for (_, ev) in events {
+        let objects = s.objects.entry(key.clone()).or_default();
         match ev["type"].as_str() {
             Some("ADDED" | "MODIFIED") => {
-                s.pods.insert(name, ev["object"].clone());
+                objects.insert(object_key(&ev["object"]), ev["object"].clone());
             }
             Some("DELETED") => {
-                s.pods.remove(&name);
+                objects.remove(&object_key(&ev["object"]));
             }
             _ => {}
         }
@@ -78,27 +96,24 @@ async fn answer(f: &Fake, ns: Option<String>, q: Option<String>) -> Response {
     body.into_response()
 }
 
-// The fake holds one kind of object per test: the collection's name in
-// the path is not checked.
-async fn all(State(f): State<Fake>, Path(_plural): Path<String>, RawQuery(q): RawQuery) -> Response {
-    answer(&f, None, q).await
+async fn all(State(f): State<Fake>, Path(plural): Path<String>, RawQuery(q): RawQuery) -> Response {
+    answer(&f, &plural, None, q).await
 }
 
-async fn namespaced(State(f): State<Fake>, Path((ns, _plural)): Path<(String, String)>, RawQuery(q): RawQuery) -> Response {
-    answer(&f, Some(ns), q).await
+async fn namespaced(State(f): State<Fake>, Path((ns, plural)): Path<(String, String)>, RawQuery(q): RawQuery) -> Response {
+    answer(&f, &plural, Some(ns), q).await
 }
 
-async fn server(pods: &[Value]) -> (String, Fake) {
+async fn server(objects: &[Value]) -> (String, Fake) {
     let f = Fake::default();
-    for p in pods {
-        f.inner.lock().unwrap().pods.insert(p["metadata"]["name"].as_str().unwrap().to_owned(), p.clone());
+    for o in objects {
+        f.insert("*", o.clone());
     }
-    let app = Router::new()
-        .route("/api/v1/{plural}", get(all))
-        .route("/api/v1/namespaces/{ns}/{plural}", get(namespaced))
-        .route("/apis/networking.k8s.io/v1/{plural}", get(all))
-        .route("/apis/networking.k8s.io/v1/namespaces/{ns}/{plural}", get(namespaced))
-        .with_state(f.clone());
+    let mut app = Router::new();
+    for prefix in ["/api/v1", "/apis/networking.k8s.io/v1", "/apis/discovery.k8s.io/v1"] {
+        app = app.route(&format!("{prefix}/{{plural}}"), get(all)).route(&format!("{prefix}/namespaces/{{ns}}/{{plural}}"), get(namespaced));
+    }
+    let app = app.with_state(f.clone());
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", l.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
@@ -169,7 +184,7 @@ async fn pods_appear_change_go_and_survive_failures() {
     {
         let mut s = f.inner.lock().unwrap();
         s.failing = true;
-        s.pods.remove("a");
+        s.objects.get_mut("*").unwrap().remove("default/a");
     }
     f.push("ADDED", json!({}));
     while metrics.kubernetes_failures.get() == 0 {
@@ -276,8 +291,6 @@ fn servers_and_roles() {
     assert!(d.namespaces.is_empty());
     let d = KubernetesDiscovery::new(&cfg("role: ingress\napi_server: https://h\n"), &env).unwrap();
     assert_eq!(d.api.url::<super::ingress::Ingress>("n", &[]).as_str(), "https://h/apis/networking.k8s.io/v1/namespaces/n/ingresses");
-    let e = KubernetesDiscovery::new(&cfg("role: endpoints\napi_server: https://h\n"), &env).unwrap_err();
-    assert_eq!(e.to_string(), "kubernetes_sd_configs role endpoints is not implemented yet");
 }
 
 #[tokio::test]
@@ -299,4 +312,85 @@ async fn in_cluster_uses_the_service_account() {
     assert_eq!(d.namespaces, ["default"]);
     assert_eq!(d.api.base.as_str(), format!("https://127.0.0.1:{port}/"));
     let _ = f;
+}
+
+#[tokio::test]
+async fn endpoints_follow_their_service_and_pods() {
+    use super::endpoints::tests::endpoints_json;
+    use super::endpointslice::tests::slice_json;
+    for (role, plural, object, source) in [
+        ("endpoints", "endpoints", endpoints_json("10.1.2.3"), "endpoints/default/web"),
+        ("endpointslice", "endpointslices", slice_json(true), "endpointslice/default/web-abc"),
+    ] {
+        let (url, f) = server(&[]).await;
+        f.insert(plural, object.clone());
+        f.insert("services", service_json("web", "ClusterIP", 80));
+        f.insert("pods", pod_json("web-1", "10.1.2.3", 8080));
+        let metrics = SdMetrics::default();
+        let d = discovery(&format!("role: {role}\napi_server: {url}\nnamespaces: {{names: [default]}}\n"), &metrics);
+        let (tx, mut rx) = mpsc::channel(16);
+        let task = tokio::spawn(d.run(tx));
+        let mut v = View::default();
+        let label = |g: &BTreeMap<String, Group>, name: &str| g.get(source).map(|g| g.labels.get(name).to_owned()).unwrap_or_default();
+        let target_label =
+            |g: &BTreeMap<String, Group>, name: &str| g.get(source).and_then(|g| g.targets.first()).map(|t| t.get(name).to_owned()).unwrap_or_default();
+        // The first send already has the service's and the pod's labels.
+        v.until(&mut rx, "the listed endpoints", |g| g.contains_key(source)).await;
+        assert_eq!(label(&v.0, "__meta_kubernetes_service_label_team"), "a", "{role}");
+        assert_eq!(target_label(&v.0, "__meta_kubernetes_pod_name"), "web-1", "{role}");
+
+        let mut added = object.clone();
+        added["metadata"]["name"] = "web-2".into();
+        f.push_to(plural, "ADDED", added);
+        let added_source = format!("{role}/default/web-2");
+        v.until(&mut rx, "added endpoints", |g| g.get(&added_source).is_some_and(|g| !g.targets.is_empty())).await;
+
+        let mut svc = service_json("web", "ClusterIP", 80);
+        svc["metadata"]["labels"]["team"] = "b".into();
+        f.push_to("services", "MODIFIED", svc);
+        v.until(&mut rx, "the service's new label", |g| label(g, "__meta_kubernetes_service_label_team") == "b").await;
+
+        let mut pod = pod_json("web-1", "10.1.2.3", 8080);
+        pod["status"]["phase"] = "Failed".into();
+        f.push_to("pods", "MODIFIED", pod);
+        v.until(&mut rx, "the pod's new phase", |g| target_label(g, "__meta_kubernetes_pod_phase") == "Failed").await;
+
+        f.push_to("services", "DELETED", service_json("web", "ClusterIP", 80));
+        v.until(&mut rx, "the service gone", |g| label(g, "__meta_kubernetes_service_name").is_empty()).await;
+
+        f.push_to(plural, "DELETED", object);
+        v.until(&mut rx, "the endpoints gone", |g| g[source].targets.is_empty()).await;
+        assert_eq!(events_of(&metrics, "service", "delete"), 1);
+        assert_eq!(events_of(&metrics, role, "delete"), 1);
+        task.abort();
+    }
+}
+
+#[tokio::test]
+async fn attached_node_and_namespace_metadata_follow_their_objects() {
+    let (url, f) = server(&[]).await;
+    f.insert("pods", pod_json("web-1", "10.1.2.3", 8080));
+    f.insert("nodes", json!({"metadata": {"name": "n1", "labels": {"zone": "a"}}}));
+    f.insert("namespaces", json!({"metadata": {"name": "default", "labels": {"team": "x"}, "annotations": {"owner": "ops"}}}));
+    let metrics = SdMetrics::default();
+    let d = discovery(&format!("role: pod\napi_server: {url}\nattach_metadata: {{node: true, namespace: true}}\n"), &metrics);
+    let (tx, mut rx) = mpsc::channel(16);
+    let task = tokio::spawn(d.run(tx));
+    let mut v = View::default();
+    let label = |g: &BTreeMap<String, Group>, name: &str| g.get("pod/default/web-1").map(|g| g.labels.get(name).to_owned()).unwrap_or_default();
+    v.until(&mut rx, "the pod", |g| g.contains_key("pod/default/web-1")).await;
+    assert_eq!(label(&v.0, "__meta_kubernetes_node_label_zone"), "a");
+    assert_eq!(label(&v.0, "__meta_kubernetes_node_name"), "n1");
+    assert_eq!(label(&v.0, "__meta_kubernetes_namespace_label_team"), "x");
+    assert_eq!(label(&v.0, "__meta_kubernetes_namespace_annotationpresent_owner"), "true");
+
+    // A node's status change alone re-sends nothing; a new label does.
+    f.push_to("nodes", "MODIFIED", json!({"metadata": {"name": "n1", "labels": {"zone": "a"}}, "status": {"phase": "x"}}));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(rx.try_recv().is_err());
+    f.push_to("nodes", "MODIFIED", json!({"metadata": {"name": "n1", "labels": {"zone": "b"}}}));
+    v.until(&mut rx, "the node's new label", |g| label(g, "__meta_kubernetes_node_label_zone") == "b").await;
+    f.push_to("namespaces", "MODIFIED", json!({"metadata": {"name": "default", "labels": {"team": "y"}}}));
+    v.until(&mut rx, "the namespace's new label", |g| label(g, "__meta_kubernetes_namespace_label_team") == "y").await;
+    task.abort();
 }
