@@ -1,8 +1,12 @@
 //! `kubeconfig_file`: the API server and credentials of the file's current
 //! context, turned into the HTTP client config every other request uses.
 //! Certificates and keys may be inline (base64 `*-data`) or files relative
-//! to the kubeconfig's folder; tokens, token files and basic auth are
-//! supported. Exec and auth-provider plugins are not (they run programs).
+//! to the kubeconfig's folder; tokens, token files, basic auth and exec
+//! credential plugins are supported. Auth-provider plugins are refused with
+//! client-go's own errors, since Prometheus builds in none that still works
+//! (client-go's gcp provider is a stub that only points to its exec
+//! replacement). Like Prometheus, only the file named is read: neither
+//! `$KUBECONFIG` nor `~/.kube/config` is merged in.
 
 use std::path::Path;
 
@@ -10,6 +14,8 @@ use base64::Engine;
 use config::http::BasicAuth;
 use config::{HttpClientConfig, Secret};
 use serde::Deserialize;
+
+use super::exec::{ClusterInfo, ExecConfig};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "kebab-case")]
@@ -70,17 +76,35 @@ struct User {
     client_key_data: String,
     username: String,
     password: String,
+    exec: Option<ExecConfig>,
+    auth_provider: Option<AuthProvider>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct AuthProvider {
+    name: String,
+}
+
+/// What a kubeconfig says about reaching its current cluster.
+#[derive(Debug)]
+pub(crate) struct Loaded {
+    pub(crate) server: String,
+    pub(crate) http: HttpClientConfig,
+    /// The user's exec plugin, with what it may be told of the cluster.
+    pub(crate) exec: Option<(ExecConfig, ClusterInfo)>,
+    pub(crate) dir: std::path::PathBuf,
 }
 
 /// The API server's URL and the client settings for it.
-pub(crate) fn load(path: &str) -> Result<(String, HttpClientConfig), String> {
+pub(crate) fn load(path: &str) -> Result<Loaded, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("reading kubeconfig_file {path:?}: {e}"))?;
     let kc: KubeConfig = config::yaml::from_str(&text).map_err(|e| format!("parsing kubeconfig_file {path:?}: {e}"))?;
     let dir = Path::new(path).parent().unwrap_or(Path::new(""));
     from_config(&kc, dir).map_err(|e| format!("kubeconfig_file {path:?}: {e}"))
 }
 
-fn from_config(kc: &KubeConfig, dir: &Path) -> Result<(String, HttpClientConfig), String> {
+fn from_config(kc: &KubeConfig, dir: &Path) -> Result<Loaded, String> {
     let ctx = &kc.contexts.iter().find(|c| c.name == kc.current_context).ok_or_else(|| format!("context {:?} not found", kc.current_context))?.context;
     let cluster = &kc.clusters.iter().find(|c| c.name == ctx.cluster).ok_or_else(|| format!("cluster {:?} not found", ctx.cluster))?.cluster;
     // A context without a user is anonymous.
@@ -107,9 +131,25 @@ fn from_config(kc: &KubeConfig, dir: &Path) -> Result<(String, HttpClientConfig)
         if !u.username.is_empty() {
             http.basic_auth = Some(BasicAuth { username: u.username.clone(), password: Secret::new(u.password.clone()), ..BasicAuth::default() });
         }
+        if let Some(p) = &u.auth_provider {
+            return Err(if p.name == "gcp" {
+                "The gcp auth plugin has been removed. Please use the \"gke-gcloud-auth-plugin\" kubectl/client-go credential plugin instead.".to_owned()
+            } else {
+                format!("no Auth Provider found for name {:?}", p.name)
+            });
+        }
     }
     http.validate()?;
-    Ok((cluster.server.clone(), http))
+    let exec = user.and_then(|u| u.exec.clone()).map(|e| {
+        let info = ClusterInfo {
+            server: cluster.server.clone(),
+            tls_server_name: cluster.tls_server_name.clone(),
+            insecure_skip_tls_verify: cluster.insecure_skip_tls_verify,
+            certificate_authority_data: cluster.certificate_authority_data.clone(),
+        };
+        (e, info)
+    });
+    Ok(Loaded { server: cluster.server.clone(), http, exec, dir: dir.to_owned() })
 }
 
 fn decode(data: &str) -> Result<String, String> {
@@ -152,7 +192,7 @@ preferences: {}
     #[test]
     fn the_current_contexts_cluster_and_user() {
         let kc: KubeConfig = config::yaml::from_str(KUBECONFIG).unwrap();
-        let (server, http) = from_config(&kc, Path::new("/home/me/.kube")).unwrap();
+        let Loaded { server, http, .. } = from_config(&kc, Path::new("/home/me/.kube")).unwrap();
         assert_eq!(server, "https://127.0.0.1:6443");
         assert_eq!(http.tls_config.ca_file, "/home/me/.kube/certs/ca.crt");
         assert_eq!(http.tls_config.server_name, "kubernetes");

@@ -28,6 +28,7 @@
 mod controller;
 mod endpoints;
 mod endpointslice;
+mod exec;
 mod ingress;
 mod kubeconfig;
 mod namespace;
@@ -36,13 +37,14 @@ mod pod;
 mod service;
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use config::HttpClientConfig;
 use config::sd::{KubernetesRole, KubernetesSdConfig};
 use httpclient::{Client, ClientError, ClientOptions};
 use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, HeaderValue};
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
@@ -86,6 +88,8 @@ pub enum KubernetesError {
     Status { code: u16, message: String },
     #[error("decoding the API server's answer: {0}")]
     Decode(#[from] serde_json::Error),
+    #[error("getting credentials: {0}")]
+    Exec(String),
     /// The watch's resourceVersion is too old: a new list is needed.
     #[error("watch expired (410 Gone)")]
     Gone,
@@ -229,6 +233,8 @@ struct Status {
 struct Api {
     client: Client,
     base: url::Url,
+    /// A kubeconfig's credential plugin, asked before each request.
+    exec: Option<Arc<exec::ExecAuth>>,
 }
 
 impl Api {
@@ -258,7 +264,25 @@ impl Api {
     }
 
     async fn get(&self, u: &url::Url) -> Result<reqwest::Response, KubernetesError> {
-        let resp = self.client.get(u, &[(ACCEPT, HeaderValue::from_static("application/json"))], REQUEST_TIMEOUT).await?;
+        let mut headers = vec![(ACCEPT, HeaderValue::from_static("application/json"))];
+        let mut client = &self.client;
+        let creds;
+        if let Some(e) = &self.exec {
+            creds = e.credentials(&self.client).await.map_err(KubernetesError::Exec)?;
+            if let Some(t) = &creds.token {
+                let value = HeaderValue::from_str(&format!("Bearer {t}"))
+                    .map_err(|_| KubernetesError::Exec("exec plugin returned a token that is not a valid header value".into()))?;
+                headers.push((AUTHORIZATION, value));
+            }
+            client = &creds.client;
+        }
+        let resp = client.get(u, &headers, REQUEST_TIMEOUT).await?;
+        if resp.status() == StatusCode::UNAUTHORIZED
+            && let Some(e) = &self.exec
+        {
+            // The next request asks the plugin again, as client-go does.
+            e.invalidate().await;
+        }
         if resp.status() == StatusCode::GONE {
             return Err(KubernetesError::Gone);
         }
@@ -448,12 +472,18 @@ impl KubernetesDiscovery {
     ) -> Result<KubernetesDiscovery, BuildError> {
         let role = cfg.role.ok_or_else(|| BuildError::Config("kubernetes_sd_configs: role missing".into()))?;
         let opts = ClientOptions { user_agent: env.user_agent.clone(), name: "kubernetes_sd".into() };
+        let mut exec = None;
         let (base, client) = match &cfg.api_server {
             Some(server) => (server_url(server, &cfg.http_client_config)?, Client::new(&cfg.http_client_config, opts)?),
             None if !cfg.kubeconfig_file.is_empty() => {
-                let (server, http) = kubeconfig::load(&cfg.kubeconfig_file).map_err(BuildError::Config)?;
-                let server = config::Url::parse(&server).map_err(BuildError::Config)?;
-                (server_url(&server, &http)?, Client::new(&http, opts)?)
+                let k = kubeconfig::load(&cfg.kubeconfig_file).map_err(BuildError::Config)?;
+                let server = config::Url::parse(&k.server).map_err(BuildError::Config)?;
+                if let Some((e, cluster)) = k.exec {
+                    let auth = exec::ExecAuth::new(e, &k.dir, cluster, k.http.clone(), opts.clone())
+                        .map_err(|e| BuildError::Config(format!("kubeconfig_file {:?}: {e}", cfg.kubeconfig_file)))?;
+                    exec = Some(Arc::new(auth));
+                }
+                (server_url(&server, &k.http)?, Client::new(&k.http, opts)?)
             }
             None => in_cluster(sa_dir, service, opts)?,
         };
@@ -473,7 +503,7 @@ impl KubernetesDiscovery {
         // namespace metadata for every role whose objects have a namespace.
         let attach_node = cfg.attach_metadata.node && matches!(role, KubernetesRole::Pod | KubernetesRole::Endpoints | KubernetesRole::EndpointSlice);
         let attach_namespace = cfg.attach_metadata.namespace && role != KubernetesRole::Node;
-        Ok(KubernetesDiscovery { role, api: Api { client, base }, namespaces, selectors, attach_node, attach_namespace, metrics: env.metrics.clone() })
+        Ok(KubernetesDiscovery { role, api: Api { client, base, exec }, namespaces, selectors, attach_node, attach_namespace, metrics: env.metrics.clone() })
     }
 
     fn watcher(&self, role: KubernetesRole, namespace: &str, tx: &mpsc::Sender<Update>) -> Watcher {

@@ -4,6 +4,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
@@ -30,6 +31,8 @@ struct FakeState {
     rv: u64,
     failing: bool,
     requests: Vec<String>,
+    /// When set, requests without this bearer token are refused with 401.
+    token: Option<String>,
 }
 
 fn object_key(o: &Value) -> String {
@@ -50,11 +53,16 @@ impl Fake {
     }
 }
 
-async fn answer(f: &Fake, plural: &str, ns: Option<String>, q: Option<String>) -> Response {
+async fn answer(f: &Fake, plural: &str, ns: Option<String>, q: Option<String>, headers: HeaderMap) -> Response {
     let q = q.unwrap_or_default();
     {
         let mut s = f.inner.lock().unwrap();
         s.requests.push(format!("{}?{q}", ns.as_deref().unwrap_or("")));
+        if let Some(t) = &s.token
+            && headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(&format!("Bearer {t}"))
+        {
+            return (StatusCode::UNAUTHORIZED, r#"{"kind": "Status", "code": 401, "message": "Unauthorized"}"#).into_response();
+        }
         if s.failing {
             return (StatusCode::INTERNAL_SERVER_ERROR, r#"{"kind": "Status", "code": 500, "message": "etcd is down"}"#).into_response();
         }
@@ -96,12 +104,12 @@ async fn answer(f: &Fake, plural: &str, ns: Option<String>, q: Option<String>) -
     body.into_response()
 }
 
-async fn all(State(f): State<Fake>, Path(plural): Path<String>, RawQuery(q): RawQuery) -> Response {
-    answer(&f, &plural, None, q).await
+async fn all(State(f): State<Fake>, Path(plural): Path<String>, RawQuery(q): RawQuery, headers: HeaderMap) -> Response {
+    answer(&f, &plural, None, q, headers).await
 }
 
-async fn namespaced(State(f): State<Fake>, Path((ns, plural)): Path<(String, String)>, RawQuery(q): RawQuery) -> Response {
-    answer(&f, &plural, Some(ns), q).await
+async fn namespaced(State(f): State<Fake>, Path((ns, plural)): Path<(String, String)>, RawQuery(q): RawQuery, headers: HeaderMap) -> Response {
+    answer(&f, &plural, Some(ns), q, headers).await
 }
 
 async fn server(objects: &[Value]) -> (String, Fake) {
@@ -393,4 +401,66 @@ async fn attached_node_and_namespace_metadata_follow_their_objects() {
     f.push_to("namespaces", "MODIFIED", json!({"metadata": {"name": "default", "labels": {"team": "y"}}}));
     v.until(&mut rx, "the namespace's new label", |g| label(g, "__meta_kubernetes_namespace_label_team") == "y").await;
     task.abort();
+}
+
+/// An exec plugin's token is used, and asked again after a 401.
+#[tokio::test]
+async fn kubeconfig_exec_plugins_give_the_token() {
+    let (url, f) = server(&[pod_json("a", "10.0.0.1", 80)]).await;
+    f.inner.lock().unwrap().token = Some("t1".into());
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("token"), "t1").unwrap();
+    std::fs::create_dir(d.join("bin")).unwrap();
+    std::fs::write(
+        d.join("bin/cred"),
+        format!(
+            "#!/bin/sh\necho \"$1 $CRED_ENV\" >> {calls}\necho \"$KUBERNETES_EXEC_INFO\" > {info}\nprintf '{{\"apiVersion\": \"client.authentication.k8s.io/v1\", \"kind\": \"ExecCredential\", \"status\": {{\"token\": \"%s\"}}}}' \"$(cat {token})\"\n",
+            calls = d.join("calls").display(),
+            info = d.join("info").display(),
+            token = d.join("token").display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(d.join("bin/cred"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(
+        d.join("config"),
+        format!(
+            "current-context: c\nclusters: [{{name: k, cluster: {{server: '{url}'}}}}]\ncontexts: [{{name: c, context: {{cluster: k, user: u}}}}]\n\
+             users: [{{name: u, user: {{exec: {{apiVersion: client.authentication.k8s.io/v1, command: bin/cred, args: [arg1], env: [{{name: CRED_ENV, value: e1}}], provideClusterInfo: true, interactiveMode: Never}}}}}}]\n"
+        ),
+    )
+    .unwrap();
+    let metrics = SdMetrics::default();
+    let disc = discovery(&format!("role: pod\nkubeconfig_file: {}\n", d.join("config").display()), &metrics);
+    let (tx, mut rx) = mpsc::channel(16);
+    let task = tokio::spawn(disc.run(tx));
+    let mut v = View::default();
+    v.until(&mut rx, "a pod with the plugin's token", |g| g.contains_key("pod/default/a")).await;
+    let info: Value = serde_json::from_str(&std::fs::read_to_string(d.join("info")).unwrap()).unwrap();
+    assert_eq!(info["spec"]["interactive"], false);
+    assert_eq!(info["spec"]["cluster"]["server"], url.as_str());
+    assert_eq!(std::fs::read_to_string(d.join("calls")).unwrap(), "arg1 e1\n");
+
+    // The server now wants another token: the plugin is asked again.
+    std::fs::write(d.join("token"), "t2").unwrap();
+    f.inner.lock().unwrap().token = Some("t2".into());
+    f.push("ADDED", pod_json("b", "10.0.0.2", 81));
+    v.until(&mut rx, "a pod after the new token", |g| g.contains_key("pod/default/b")).await;
+    assert_eq!(std::fs::read_to_string(d.join("calls")).unwrap().lines().count(), 2);
+    task.abort();
+
+    let cfg = std::fs::read_to_string(d.join("config")).unwrap();
+    std::fs::write(d.join("config"), cfg.replace("interactiveMode: Never", "interactiveMode: Always")).unwrap();
+    let cfg: KubernetesSdConfig = config::yaml::from_str(&format!("role: pod\nkubeconfig_file: {}\n", d.join("config").display())).unwrap();
+    let env = Env { metrics: SdMetrics::default(), user_agent: String::new(), dns_nameserver: None };
+    let e = KubernetesDiscovery::new(&cfg, &env).unwrap_err();
+    assert!(e.to_string().contains("cannot support interactive mode"), "{e}");
+    let kc = format!(
+        "current-context: c\nclusters: [{{name: k, cluster: {{server: '{url}'}}}}]\ncontexts: [{{name: c, context: {{cluster: k, user: u}}}}]\nusers: [{{name: u, user: {{auth-provider: {{name: oidc}}}}}}]\n"
+    );
+    std::fs::write(d.join("config"), kc).unwrap();
+    let e = KubernetesDiscovery::new(&cfg, &env).unwrap_err();
+    assert!(e.to_string().contains(r#"no Auth Provider found for name "oidc""#), "{e}");
 }
