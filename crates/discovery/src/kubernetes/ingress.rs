@@ -107,10 +107,10 @@ fn host_matches(pattern: &str, host: &str) -> bool {
     if pattern == host {
         return true;
     }
-    match (pattern.split_once('.'), host.split_once('.')) {
-        (Some(("*", p_rest)), Some((_, h_rest))) => p_rest == h_rest,
-        _ => false,
-    }
+    // A wildcard stands for exactly the first label: `*.example.com`
+    // covers `a.example.com`, and a bare `*` any host without a dot.
+    let (p, h): (Vec<&str>, Vec<&str>) = (pattern.split('.').collect(), host.split('.').collect());
+    p.len() == h.len() && p[0] == "*" && p[1..] == h[1..]
 }
 
 #[cfg(test)]
@@ -152,5 +152,6 @@ mod tests {
         );
         assert!(!host_matches("*.example.com", "b.c.example.com"));
         assert!(host_matches("x.test", "x.test"));
+        assert!(host_matches("*", "localhost") && !host_matches("*", "a.b"));
     }
 }

@@ -10,8 +10,8 @@ use super::{Cache, Key, Kind, LabelMap, ObjectMeta, Resource, Store, Target, obj
 use crate::Group;
 use crate::targetgroup::{join_host_port, sanitize_label_name};
 
-/// Address types in the order client-go's node address helper prefers them.
-const ADDRESS_PREFERENCE: [&str; 6] = ["InternalIP", "InternalDNS", "ExternalDNS", "ExternalIP", "LegacyHostIP", "Hostname"];
+/// Address types in the order Prometheus prefers them for the target.
+const ADDRESS_PREFERENCE: [&str; 6] = ["InternalIP", "InternalDNS", "ExternalIP", "ExternalDNS", "LegacyHostIP", "Hostname"];
 
 /// The fields of a Node that become labels.
 #[derive(Debug, Default, Deserialize)]
@@ -144,6 +144,10 @@ pub(crate) mod tests {
                 r#"__meta_kubernetes_node_address_InternalIP="10.0.0.1", instance="n1"}"#
             )
         );
+        let mut v = node_json("n3", "x");
+        v["status"]["addresses"] = serde_json::json!([{"type": "ExternalDNS", "address": "n3.example.com"}, {"type": "ExternalIP", "address": "1.2.3.4"}]);
+        let g = serde_json::from_value::<Node>(v).unwrap().group(&Cache::default());
+        assert_eq!(g.targets[0].get("__address__"), "1.2.3.4:10250");
         let mut v = node_json("n2", "x");
         v["status"]["addresses"] = serde_json::json!([]);
         let g = serde_json::from_value::<Node>(v).unwrap().group(&Cache::default());
