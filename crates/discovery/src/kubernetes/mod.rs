@@ -19,11 +19,14 @@
 //!
 //! The API is spoken directly through `httpclient` and serde structs that
 //! hold only the fields Prometheus turns into labels, rather than through
-//! the `kube` and `k8s-openapi` crates: those would add a second HTTP
-//! stack (hyper-based, with its own TLS and auth setup) next to the one
-//! every other provider uses, and k8s-openapi's generated types are among
-//! the slowest crates to compile, which on this project's 2-core builders
-//! costs more than the few structs below.
+//! the `kube` and `k8s-openapi` crates. `kubernetes_sd_configs` takes the
+//! full HTTP client config (OAuth2, `authorization` with a credentials file
+//! re-read on every request, proxy connect headers, custom headers), which
+//! `httpclient` implements for every provider and kube's own client
+//! settings cannot express; using kube would mean a second HTTP stack with
+//! its own TLS and auth next to ours, or an adapter feeding kube's requests
+//! through ours, for the list-and-watch loop below, which is the only part
+//! of kube this needs.
 
 mod controller;
 mod endpoints;
