@@ -80,6 +80,12 @@ pub struct AttachMetadataConfig {
     pub node: bool,
     /// For every role but node.
     pub namespace: bool,
+    /// The deployment of a pod's ReplicaSet, for the roles with pods.
+    pub deployment: bool,
+    /// The job that runs a pod.
+    pub job: bool,
+    /// The cron job of a pod's job.
+    pub cronjob: bool,
 }
 
 impl KubernetesSdConfig {

@@ -15,7 +15,7 @@ use std::hash::{Hash, Hasher};
 use config::sd::KubernetesRole;
 use tokio::sync::mpsc;
 
-use super::{EndpointSlice, Endpoints, Ingress, Namespace, Node, Pod, Resource, Service, Target};
+use super::{EndpointSlice, Endpoints, Ingress, Job, Namespace, Node, Pod, ReplicaSet, Resource, Service, Target};
 use crate::Group;
 
 /// An object's namespace (empty for nodes and namespaces) and name.
@@ -32,6 +32,8 @@ pub(crate) enum Kind {
     Endpoints,
     EndpointSlice,
     Ingress,
+    ReplicaSet,
+    Job,
 }
 
 /// What a watcher saw.
@@ -57,6 +59,22 @@ pub(crate) struct Cache {
     pub(crate) endpoints: Store<Endpoints>,
     pub(crate) endpointslices: Store<EndpointSlice>,
     pub(crate) ingresses: Store<Ingress>,
+    pub(crate) replicasets: Store<ReplicaSet>,
+    pub(crate) jobs: Store<Job>,
+    /// What `attach_metadata` asks for, beyond what the stores hold.
+    pub(crate) attach: Attach,
+}
+
+/// The `attach_metadata` settings whose effect is not only that of a
+/// watched kind's store being filled.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Attach {
+    /// Pods on nodes not in the node store (filtered out by the node
+    /// selector) have no targets.
+    pub(crate) node: bool,
+    pub(crate) deployment: bool,
+    pub(crate) job: bool,
+    pub(crate) cronjob: bool,
 }
 
 /// The objects of a store in one namespace, or all of them.
@@ -158,8 +176,9 @@ pub(crate) struct Controller {
 }
 
 impl Controller {
-    pub(crate) fn new(role: KubernetesRole, watchers: usize, tx: mpsc::Sender<Vec<Group>>) -> Controller {
-        Controller { role, watchers, synced: HashSet::new(), sent_any: false, sent: HashMap::new(), cache: Cache::default(), tx }
+    pub(crate) fn new(role: KubernetesRole, watchers: usize, attach: Attach, tx: mpsc::Sender<Vec<Group>>) -> Controller {
+        let cache = Cache { attach, ..Cache::default() };
+        Controller { role, watchers, synced: HashSet::new(), sent_any: false, sent: HashMap::new(), cache, tx }
     }
 
     /// Applies updates until the watchers or the manager are gone.
@@ -247,8 +266,14 @@ fn mark<T: Target>(cache: &Cache, changed: &Changed, dirty: &mut Dirty) {
         }
         return;
     }
+    // Namespaces, and the workloads whose effect on the endpoints roles
+    // goes through their pods, touch whole namespaces.
     if changed.kind == Kind::Namespace {
         dirty.namespaces.extend(changed.significant.iter().map(|k| k.1.clone()));
+        return;
+    }
+    if matches!(changed.kind, Kind::ReplicaSet | Kind::Job) && T::KIND != Kind::Pod {
+        dirty.namespaces.extend(changed.significant.iter().map(|k| k.0.clone()));
         return;
     }
     if changed.significant.is_empty() {

@@ -131,7 +131,7 @@ impl Target for Endpoints {
                 }
             }
         }
-        pods.uncovered(&mut targets);
+        pods.uncovered(cache, &mut targets);
         super::group(Self::source_of(&self.key()), targets, labels)
     }
 }
@@ -165,7 +165,7 @@ impl<'a> PodPorts<'a> {
                 self.seen.len() - 1
             }
         };
-        t.extend(pod.pod_labels());
+        t.extend(pod.pod_labels_with(cache));
         let Some(port) = port else { return };
         for (c, init, cport) in pod.container_ports() {
             if i32::from(cport.container_port) == port {
@@ -177,7 +177,7 @@ impl<'a> PodPorts<'a> {
 
     /// A target for each container port, of the pods seen, whose number no
     /// endpoint covered. A pod without an IP has none.
-    pub(crate) fn uncovered(self, targets: &mut Vec<LabelMap>) {
+    pub(crate) fn uncovered(self, cache: &Cache, targets: &mut Vec<LabelMap>) {
         for (pod, covered) in self.seen {
             if pod.ip().is_empty() {
                 continue;
@@ -186,7 +186,7 @@ impl<'a> PodPorts<'a> {
                 if covered.contains(&i32::from(cport.container_port)) {
                     continue;
                 }
-                let mut t = pod.pod_labels();
+                let mut t = pod.pod_labels_with(cache);
                 t.extend(pod.container_labels(c, init, cport, false));
                 t.insert("__address__".into(), join_host_port(pod.ip(), cport.container_port));
                 targets.push(t);

@@ -153,6 +153,10 @@ impl Target for EndpointSlice {
 
     fn group(&self, cache: &Cache) -> Group {
         let m = &self.metadata;
+        let service = self.service_name().and_then(|n| cache.services.get(&(m.namespace.clone(), n.to_owned())));
+        if service.and_then(|s| s.primary_family()).is_some_and(|f| f != self.address_type) {
+            return Group::empty(Self::source_of(&self.key()));
+        }
         let mut labels = LabelMap::new();
         labels.insert("__meta_kubernetes_namespace".into(), m.namespace.clone());
         labels.insert(format!("{S}address_type"), self.address_type.clone());
@@ -171,7 +175,7 @@ impl Target for EndpointSlice {
                 }
             }
         }
-        pods.uncovered(&mut targets);
+        pods.uncovered(cache, &mut targets);
         super::group(Self::source_of(&self.key()), targets, labels)
     }
 }
@@ -244,6 +248,22 @@ pub(crate) mod tests {
         assert_eq!(g.targets.len(), 4);
         assert_eq!(g.targets[3].get("__address__"), "10.1.2.3:9001");
         assert_eq!(g.targets[3].get("__meta_kubernetes_endpointslice_port"), "");
+    }
+
+    /// Kubernetes makes one slice per family of a dual-stack service: only
+    /// the first family's slices give targets.
+    #[test]
+    fn dual_stack_services_keep_their_primary_family() {
+        for (policy, families, targets) in
+            [("PreferDualStack", ["IPv6", "IPv4"], 0), ("RequireDualStack", ["IPv4", "IPv6"], 3), ("SingleStack", ["IPv6", "IPv4"], 3)]
+        {
+            let mut svc = service_json("web", "ClusterIP", 80);
+            svc["spec"]["ipFamilyPolicy"] = policy.into();
+            svc["spec"]["ipFamilies"] = serde_json::json!(families);
+            let cache = cache_with(&[(Kind::Service, svc)]);
+            let g = serde_json::from_value::<EndpointSlice>(slice_json(true)).unwrap().group(&cache);
+            assert_eq!(g.targets.len(), targets, "{policy} {families:?}");
+        }
     }
 
     #[test]

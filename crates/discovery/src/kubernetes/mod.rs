@@ -38,6 +38,7 @@ mod namespace;
 mod node;
 mod pod;
 mod service;
+mod workload;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -58,7 +59,7 @@ use crate::Group;
 use crate::metrics::SdMetrics;
 use crate::provider::{BuildError, Env};
 use crate::targetgroup::{join_host_port, sanitize_label_name};
-use controller::{Cache, Controller, Event, Key, Kind, Store, Update};
+use controller::{Attach, Cache, Controller, Event, Key, Kind, Store, Update};
 
 use endpoints::Endpoints;
 use endpointslice::EndpointSlice;
@@ -67,6 +68,7 @@ use namespace::Namespace;
 use node::Node;
 use pod::Pod;
 use service::Service;
+use workload::{Job, ReplicaSet};
 
 /// Where a pod finds its service account's token, CA and namespace.
 const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -111,11 +113,24 @@ pub(crate) struct ObjectMeta {
     owner_references: Vec<OwnerReference>,
 }
 
+impl ObjectMeta {
+    /// The owner marked as the controller, as client-go's GetControllerOf
+    /// decides.
+    pub(crate) fn controller(&self) -> Option<&OwnerReference> {
+        self.owner_references.iter().find(|o| o.controller == Some(true))
+    }
+
+    /// The name of the controller when it is of `kind`.
+    pub(crate) fn controller_of_kind(&self, kind: &str) -> Option<&str> {
+        self.controller().filter(|o| o.kind == kind).map(|o| o.name.as_str())
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct OwnerReference {
-    kind: String,
-    name: String,
+pub(crate) struct OwnerReference {
+    pub(crate) kind: String,
+    pub(crate) name: String,
     controller: Option<bool>,
 }
 
@@ -322,6 +337,11 @@ enum WatchEnd {
 }
 
 impl Watcher {
+    fn without_selectors(mut self) -> Watcher {
+        (self.label_selector, self.field_selector) = (String::new(), String::new());
+        self
+    }
+
     async fn run<R: Resource>(mut self) {
         loop {
             let started = Instant::now();
@@ -456,6 +476,9 @@ pub(crate) struct KubernetesDiscovery {
     selectors: Vec<(KubernetesRole, String, String)>,
     attach_node: bool,
     attach_namespace: bool,
+    attach_deployment: bool,
+    attach_job: bool,
+    attach_cronjob: bool,
     metrics: SdMetrics,
 }
 
@@ -506,7 +529,20 @@ impl KubernetesDiscovery {
         // namespace metadata for every role whose objects have a namespace.
         let attach_node = cfg.attach_metadata.node && matches!(role, KubernetesRole::Pod | KubernetesRole::Endpoints | KubernetesRole::EndpointSlice);
         let attach_namespace = cfg.attach_metadata.namespace && role != KubernetesRole::Node;
-        Ok(KubernetesDiscovery { role, api: Api { client, base, exec }, namespaces, selectors, attach_node, attach_namespace, metrics: env.metrics.clone() })
+        let pods = matches!(role, KubernetesRole::Pod | KubernetesRole::Endpoints | KubernetesRole::EndpointSlice);
+        let a = &cfg.attach_metadata;
+        Ok(KubernetesDiscovery {
+            role,
+            api: Api { client, base, exec },
+            namespaces,
+            selectors,
+            attach_node,
+            attach_namespace,
+            attach_deployment: a.deployment && pods,
+            attach_job: a.job && pods,
+            attach_cronjob: a.cronjob && pods,
+            metrics: env.metrics.clone(),
+        })
     }
 
     fn watcher(&self, role: KubernetesRole, namespace: &str, tx: &mpsc::Sender<Update>) -> Watcher {
@@ -539,6 +575,15 @@ impl KubernetesDiscovery {
             R::Node => &[],
         };
         for ns in &namespaces {
+            // Workloads have no role of their own, so no selector.
+            if self.attach_deployment {
+                tasks.spawn(self.watcher(R::Node, ns, &utx).without_selectors().run::<ReplicaSet>());
+                watchers += 1;
+            }
+            if self.attach_job || self.attach_cronjob {
+                tasks.spawn(self.watcher(R::Node, ns, &utx).without_selectors().run::<Job>());
+                watchers += 1;
+            }
             for &kind in namespaced {
                 let w = self.watcher(kind, ns, &utx);
                 match kind {
@@ -558,13 +603,14 @@ impl KubernetesDiscovery {
         }
         if self.attach_namespace {
             // Namespaces have no role of their own, so no selector.
-            let mut w = self.watcher(R::Node, "", &utx);
-            (w.label_selector, w.field_selector) = (String::new(), String::new());
-            tasks.spawn(w.run::<Namespace>());
+            tasks.spawn(self.watcher(R::Node, "", &utx).without_selectors().run::<Namespace>());
             watchers += 1;
         }
         drop(utx);
-        let controller = Controller::new(self.role, watchers, tx);
+        // Pods on nodes filtered out are dropped only for the pod role.
+        let attach =
+            Attach { node: self.attach_node && self.role == R::Pod, deployment: self.attach_deployment, job: self.attach_job, cronjob: self.attach_cronjob };
+        let controller = Controller::new(self.role, watchers, attach, tx);
         // Dropping the set at cancellation aborts the watchers.
         tokio::select! {
             () = controller.run(urx) => {}

@@ -105,7 +105,14 @@ impl Resource for Pod {
 
 impl Target for Pod {
     fn related(&self, kind: Kind) -> Vec<Key> {
-        if kind == Kind::Node { vec![(String::new(), self.spec.node_name.clone())] } else { Vec::new() }
+        let m = &self.metadata;
+        let owner = |k: &str| m.controller_of_kind(k).map(|n| (m.namespace.clone(), n.to_owned())).into_iter().collect();
+        match kind {
+            Kind::Node => vec![(String::new(), self.spec.node_name.clone())],
+            Kind::ReplicaSet => owner("ReplicaSet"),
+            Kind::Job => owner("Job"),
+            _ => Vec::new(),
+        }
     }
 
     fn group(&self, cache: &Cache) -> Group {
@@ -114,7 +121,12 @@ impl Target for Pod {
         if ip.is_empty() {
             return Group::empty(source);
         }
-        let mut labels = self.pod_labels();
+        // With node metadata, a pod on a node the node selector filtered
+        // out (or on no node yet) has no targets.
+        if cache.attach.node && !cache.nodes.contains_key(&(String::new(), self.spec.node_name.clone())) {
+            return Group::empty(source);
+        }
+        let mut labels = self.pod_labels_with(cache);
         super::node_labels(&mut labels, cache, &self.spec.node_name);
         super::namespace::namespace_labels(&mut labels, cache, &self.metadata.namespace);
         let mut targets = Vec::new();
@@ -179,6 +191,34 @@ impl Pod {
         t
     }
 
+    /// The pod's labels with those of the workloads it belongs to, as far
+    /// as `attach_metadata` asks for them and the cache knows them.
+    pub(crate) fn pod_labels_with(&self, cache: &Cache) -> LabelMap {
+        let mut l = self.pod_labels();
+        let (a, m) = (cache.attach, &self.metadata);
+        let Some(c) = m.controller() else { return l };
+        let key = (m.namespace.clone(), c.name.clone());
+        match c.kind.as_str() {
+            "ReplicaSet" if a.deployment => {
+                if let Some(d) = cache.replicasets.get(&key).and_then(|rs| rs.metadata.controller_of_kind("Deployment")) {
+                    l.insert(format!("{P}deployment_name"), d.to_owned());
+                }
+            }
+            "Job" => {
+                if a.job {
+                    l.insert(format!("{P}job_name"), c.name.clone());
+                }
+                if a.cronjob
+                    && let Some(cj) = cache.jobs.get(&key).and_then(|j| j.metadata.controller_of_kind("CronJob"))
+                {
+                    l.insert(format!("{P}cronjob_name"), cj.to_owned());
+                }
+            }
+            _ => {}
+        }
+        l
+    }
+
     pub(crate) fn pod_labels(&self) -> LabelMap {
         let (st, m) = (&self.status, &self.metadata);
         let mut l = BTreeMap::new();
@@ -192,7 +232,7 @@ impl Pod {
         object_meta_labels(&mut l, m, "pod");
         // Only the owner marked as the controller counts, as client-go's
         // GetControllerOf decides; empty fields are left out.
-        if let Some(owner) = m.owner_references.iter().find(|o| o.controller == Some(true)) {
+        if let Some(owner) = m.controller() {
             if !owner.kind.is_empty() {
                 l.insert(format!("{P}controller_kind"), owner.kind.clone());
             }
@@ -287,6 +327,27 @@ pub(crate) mod tests {
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn workloads_name_the_deployment_job_and_cron_job() {
+        use crate::kubernetes::controller::Attach;
+        use crate::kubernetes::workload::{Job, ReplicaSet};
+        let mut cache = Cache { attach: Attach { deployment: true, job: true, cronjob: true, node: false }, ..Cache::default() };
+        let owned = |name: &str, kind: &str, owner: &str| serde_json::json!({"metadata": {"name": name, "namespace": "default", "ownerReferences": [{"kind": kind, "name": owner, "controller": true}]}});
+        cache.replicasets.insert(("default".into(), "web-abc".into()), serde_json::from_value::<ReplicaSet>(owned("web-abc", "Deployment", "web")).unwrap());
+        cache.jobs.insert(("default".into(), "nightly-1".into()), serde_json::from_value::<Job>(owned("nightly-1", "CronJob", "nightly")).unwrap());
+        let pod: Pod = serde_json::from_value(pod_json("web-1", "10.1.2.3", 8080)).unwrap();
+        let g = pod.group(&cache);
+        assert_eq!(g.labels.get("__meta_kubernetes_pod_deployment_name"), "web");
+        assert_eq!(g.labels.get("__meta_kubernetes_pod_job_name"), "");
+        let mut v = pod_json("batch-1", "10.1.2.4", 8080);
+        v["metadata"]["ownerReferences"] = serde_json::json!([{"kind": "Job", "name": "nightly-1", "controller": true}]);
+        let g = serde_json::from_value::<Pod>(v).unwrap().group(&cache);
+        assert_eq!((g.labels.get("__meta_kubernetes_pod_job_name"), g.labels.get("__meta_kubernetes_pod_cronjob_name")), ("nightly-1", "nightly"));
+        // Not asked for: not there.
+        let g = pod.group(&Cache { attach: Attach::default(), ..cache });
+        assert_eq!(g.labels.get("__meta_kubernetes_pod_deployment_name"), "");
     }
 
     #[test]

@@ -29,6 +29,8 @@ struct ServiceSpec {
     #[serde(rename = "loadBalancerIP")]
     load_balancer_ip: String,
     ports: Vec<ServicePort>,
+    ip_family_policy: Option<String>,
+    ip_families: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -56,6 +58,26 @@ impl Resource for Service {
 
     fn store_mut(cache: &mut Cache) -> &mut Store<Self> {
         &mut cache.services
+    }
+
+    /// Endpoints carry the service's labels, and endpoint slices are kept
+    /// or dropped by its IP families.
+    fn same_for_users(&self, other: &Self) -> bool {
+        let (a, b) = (&self.metadata, &other.metadata);
+        a.labels == b.labels
+            && a.annotations == b.annotations
+            && self.spec.ip_family_policy == other.spec.ip_family_policy
+            && self.spec.ip_families == other.spec.ip_families
+    }
+}
+
+impl Service {
+    /// The IP family of a dual-stack service's first family, whose slices
+    /// are the only ones that count: Kubernetes makes one slice per family,
+    /// which would otherwise give each endpoint twice.
+    pub(crate) fn primary_family(&self) -> Option<&str> {
+        let dual = matches!(self.spec.ip_family_policy.as_deref(), Some("PreferDualStack" | "RequireDualStack"));
+        self.spec.ip_families.first().map(String::as_str).filter(|_| dual)
     }
 }
 

@@ -118,7 +118,7 @@ async fn server(objects: &[Value]) -> (String, Fake) {
         f.insert("*", o.clone());
     }
     let mut app = Router::new();
-    for prefix in ["/api/v1", "/apis/networking.k8s.io/v1", "/apis/discovery.k8s.io/v1"] {
+    for prefix in ["/api/v1", "/apis/networking.k8s.io/v1", "/apis/discovery.k8s.io/v1", "/apis/apps/v1", "/apis/batch/v1"] {
         app = app.route(&format!("{prefix}/{{plural}}"), get(all)).route(&format!("{prefix}/namespaces/{{ns}}/{{plural}}"), get(namespaced));
     }
     let app = app.with_state(f.clone());
@@ -380,8 +380,10 @@ async fn attached_node_and_namespace_metadata_follow_their_objects() {
     f.insert("pods", pod_json("web-1", "10.1.2.3", 8080));
     f.insert("nodes", json!({"metadata": {"name": "n1", "labels": {"zone": "a"}}}));
     f.insert("namespaces", json!({"metadata": {"name": "default", "labels": {"team": "x"}, "annotations": {"owner": "ops"}}}));
+    let rs = |deployment: &str| json!({"metadata": {"name": "web-abc", "namespace": "default", "ownerReferences": [{"kind": "Deployment", "name": deployment, "controller": true}]}});
+    f.insert("replicasets", rs("web"));
     let metrics = SdMetrics::default();
-    let d = discovery(&format!("role: pod\napi_server: {url}\nattach_metadata: {{node: true, namespace: true}}\n"), &metrics);
+    let d = discovery(&format!("role: pod\napi_server: {url}\nattach_metadata: {{node: true, namespace: true, deployment: true}}\n"), &metrics);
     let (tx, mut rx) = mpsc::channel(16);
     let task = tokio::spawn(d.run(tx));
     let mut v = View::default();
@@ -391,6 +393,7 @@ async fn attached_node_and_namespace_metadata_follow_their_objects() {
     assert_eq!(label(&v.0, "__meta_kubernetes_node_name"), "n1");
     assert_eq!(label(&v.0, "__meta_kubernetes_namespace_label_team"), "x");
     assert_eq!(label(&v.0, "__meta_kubernetes_namespace_annotationpresent_owner"), "true");
+    assert_eq!(label(&v.0, "__meta_kubernetes_pod_deployment_name"), "web");
 
     // A node's status change alone re-sends nothing; a new label does.
     f.push_to("nodes", "MODIFIED", json!({"metadata": {"name": "n1", "labels": {"zone": "a"}}, "status": {"phase": "x"}}));
@@ -400,6 +403,11 @@ async fn attached_node_and_namespace_metadata_follow_their_objects() {
     v.until(&mut rx, "the node's new label", |g| label(g, "__meta_kubernetes_node_label_zone") == "b").await;
     f.push_to("namespaces", "MODIFIED", json!({"metadata": {"name": "default", "labels": {"team": "y"}}}));
     v.until(&mut rx, "the namespace's new label", |g| label(g, "__meta_kubernetes_namespace_label_team") == "y").await;
+    f.push_to("replicasets", "MODIFIED", rs("web2"));
+    v.until(&mut rx, "the replica set's new deployment", |g| label(g, "__meta_kubernetes_pod_deployment_name") == "web2").await;
+    // The node filtered out (here: deleted), the pod has no targets.
+    f.push_to("nodes", "DELETED", json!({"metadata": {"name": "n1"}}));
+    v.until(&mut rx, "the pod without its node", |g| g["pod/default/web-1"].targets.is_empty()).await;
     task.abort();
 }
 
