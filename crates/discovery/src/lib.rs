@@ -22,7 +22,6 @@ pub use consul::ConsulError;
 pub use dns::DnsError;
 pub use file::FileError;
 pub use http::HttpSdError;
-pub use kubernetes::KubernetesError;
 pub use manager::{Manager, Options, TargetSets, Updates};
 pub use metrics::SdMetrics;
 pub use targetgroup::Group;

@@ -39,7 +39,7 @@ impl ClientError {
         matches!(self, ClientError::Timeout { .. } | ClientError::BodyTimeout)
     }
 
-    pub(crate) fn request(method: &Method, url: &url::Url, cause: impl Into<String>) -> ClientError {
+    pub fn request(method: &Method, url: &url::Url, cause: impl Into<String>) -> ClientError {
         ClientError::Request { op: op_name(method), url: shown_url(url), cause: cause.into() }
     }
 

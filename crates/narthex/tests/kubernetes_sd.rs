@@ -62,7 +62,7 @@ fn kubernetes_pods_are_scraped_with_their_meta_labels() {
     );
     let seen = seen.lock().unwrap().clone();
     assert!(seen.iter().all(|r| r.ends_with(" bearer s3cret")), "{seen:?}");
-    assert!(seen[0].starts_with("get /api/v1/namespaces/apps/pods?labelselector=app.kubernetes.io%2fname%3dweb "), "{seen:?}");
+    assert!(seen[0].starts_with("get /api/v1/namespaces/apps/pods?") && seen[0].contains("labelselector=app.kubernetes.io%2fname%3dweb"), "{seen:?}");
     let m = http_get(port, "/metrics").unwrap();
     assert!(m.contains(r#"prometheus_sd_kubernetes_events_total{event="add",role="pod"} 1"#), "{m}");
     assert!(m.contains("prometheus_sd_kubernetes_failures_total 0"), "{m}");

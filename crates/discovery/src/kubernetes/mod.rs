@@ -1,59 +1,55 @@
-//! `kubernetes_sd_configs`: objects watched through the Kubernetes API as
-//! Prometheus's informers watch them: a list, then a watch from the list's
-//! `resourceVersion`, and a new list whenever the watch ends (410 Gone, an
-//! error, or the server closing it). A failed list or watch changes
-//! nothing, so the last good groups stay, and is retried.
+//! `kubernetes_sd_configs`: objects followed through the Kubernetes API
+//! with kube's list-then-watch (`kube::runtime::watcher`), as Prometheus's
+//! informers follow them: a list, then a watch from the list's version,
+//! resumed where it ended, and a new list after 410 Gone. A failed list or
+//! watch changes nothing, so the last good groups stay, and is retried.
 //!
 //! Each role watches its own objects and the related ones whose labels its
 //! targets carry: services and pods for `endpoints` and `endpointslice`,
-//! nodes and namespaces with `attach_metadata`. The watchers feed one
-//! controller (`controller.rs`), which keeps every object and sends the
-//! role's groups (`pod/<namespace>/<name>`, `svc/...`, `endpoints/...`,
-//! `endpointslice/...`, `ingress/...`, `node/<name>`) when they or the
-//! related objects they use change, and empty ones for objects that went.
+//! nodes, namespaces, ReplicaSets and Jobs with `attach_metadata`. The
+//! watchers feed one controller (`controller.rs`), which keeps every object
+//! and sends the role's groups (`pod/<namespace>/<name>`, `svc/...`,
+//! `endpoints/...`, `endpointslice/...`, `ingress/...`, `node/<name>`) when
+//! they or the related objects they use change, and empty ones for objects
+//! that went.
 //!
 //! One watcher runs per kind and configured namespace, or one cluster-wide
 //! without any (always for nodes and namespaces). The selectors configured
 //! for a kind go to the API server as its `labelSelector` and
 //! `fieldSelector`.
 //!
-//! The API is spoken directly through `httpclient` and serde structs that
-//! hold only the fields Prometheus turns into labels, rather than through
-//! the `kube` and `k8s-openapi` crates. `kubernetes_sd_configs` takes the
-//! full HTTP client config (OAuth2, `authorization` with a credentials file
-//! re-read on every request, proxy connect headers, custom headers), which
-//! `httpclient` implements for every provider and kube's own client
-//! settings cannot express; using kube would mean a second HTTP stack with
-//! its own TLS and auth next to ours, or an adapter feeding kube's requests
-//! through ours, for the list-and-watch loop below, which is the only part
-//! of kube this needs.
+//! With an `api_server`, or in the cluster, kube's requests go through
+//! `httpclient` (`transport.rs`), which has the HTTP client config
+//! Prometheus accepts there; a `kubeconfig_file` is kube's own client, exec
+//! credential plugins included, as client-go's is for Prometheus. Objects
+//! are decoded into serde structs that hold only the fields Prometheus
+//! turns into labels.
 
 mod controller;
 mod endpoints;
 mod endpointslice;
-mod exec;
 mod ingress;
-mod kubeconfig;
 mod namespace;
 mod node;
 mod pod;
 mod service;
+mod transport;
 mod workload;
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
 use std::time::Duration;
 
 use config::HttpClientConfig;
 use config::sd::{KubernetesRole, KubernetesSdConfig};
-use httpclient::{Client, ClientError, ClientOptions};
-use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
+use futures_util::StreamExt;
+use httpclient::{Client, ClientOptions};
+use kube::api::{ApiResource, DynamicObject};
+use kube::config::{ExecInteractiveMode, KubeConfigOptions, Kubeconfig};
+use kube::runtime::watcher;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
-use tokio::time::Instant;
 
 use crate::Group;
 use crate::metrics::SdMetrics;
@@ -68,37 +64,15 @@ use namespace::Namespace;
 use node::Node;
 use pod::Pod;
 use service::Service;
+use transport::Transport;
 use workload::{Job, ReplicaSet};
 
 /// Where a pod finds its service account's token, CA and namespace.
 const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 /// The pause before retrying a failed list or watch.
 const RETRY_INTERVAL: Duration = Duration::from_secs(5);
-/// How long the server may keep a watch open (client-go picks 5 to 10 min).
-const WATCH_SECONDS: u64 = 300;
-/// Added to the watch's length for the whole exchange, so that a silent
-/// connection is given up.
-const WATCH_SLACK: Duration = Duration::from_secs(30);
-/// A list (or a watch's headers) that takes longer has failed.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub(crate) type LabelMap = BTreeMap<String, String>;
-
-/// Why a list or a watch failed.
-#[derive(Debug, thiserror::Error)]
-pub enum KubernetesError {
-    #[error("{0}")]
-    Client(#[from] ClientError),
-    #[error("the server responded with status {code}: {message}")]
-    Status { code: u16, message: String },
-    #[error("decoding the API server's answer: {0}")]
-    Decode(#[from] serde_json::Error),
-    #[error("getting credentials: {0}")]
-    Exec(String),
-    /// The watch's resourceVersion is too old: a new list is needed.
-    #[error("watch expired (410 Gone)")]
-    Gone,
-}
 
 /// The object metadata every role reads.
 #[derive(Debug, Default, Deserialize)]
@@ -214,112 +188,11 @@ pub(crate) fn group(source: String, targets: Vec<LabelMap>, labels: LabelMap) ->
     Group { targets: targets.iter().map(|t| model::Labels::from_pairs(t.iter())).collect(), labels: model::Labels::from_pairs(labels.iter()), source }
 }
 
-/// A list's answer: the items and the version to watch from.
-#[derive(Deserialize)]
-struct List<T> {
-    #[serde(default)]
-    metadata: ListMeta,
-    #[serde(default = "Vec::new")]
-    items: Vec<T>,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-struct ListMeta {
-    resource_version: String,
-}
-
-/// One line of a watch stream. The object stays raw until the type says
-/// what it is: a Status for errors, the watched kind otherwise.
-#[derive(Deserialize)]
-struct WatchEvent {
-    #[serde(rename = "type")]
-    kind: String,
-    object: serde_json::Value,
-}
-
-/// The API's error answer, in a watch's ERROR event or a failed request.
-#[derive(Default, Deserialize)]
-#[serde(default)]
-struct Status {
-    code: u16,
-    message: String,
-}
-
-/// The API server and the client that reaches it.
-#[derive(Debug, Clone)]
-struct Api {
-    client: Client,
-    base: url::Url,
-    /// A kubeconfig's credential plugin, asked before each request.
-    exec: Option<Arc<exec::ExecAuth>>,
-}
-
-impl Api {
-    /// The collection's URL: cluster-wide with an empty namespace.
-    fn url<R: Resource>(&self, namespace: &str, query: &[(&str, &str)]) -> url::Url {
-        let mut u = self.base.clone();
-        let mut path = u.path().trim_end_matches('/').to_owned();
-        path.push('/');
-        path.push_str(R::PATH);
-        if !namespace.is_empty() {
-            path.push_str("/namespaces/");
-            path.push_str(namespace);
-        }
-        path.push('/');
-        path.push_str(R::PLURAL);
-        u.set_path(&path);
-        {
-            let mut q = u.query_pairs_mut();
-            for (k, v) in query.iter().filter(|(_, v)| !v.is_empty()) {
-                q.append_pair(k, v);
-            }
-        }
-        if u.query() == Some("") {
-            u.set_query(None);
-        }
-        u
-    }
-
-    async fn get(&self, u: &url::Url) -> Result<reqwest::Response, KubernetesError> {
-        let mut headers = vec![(ACCEPT, HeaderValue::from_static("application/json"))];
-        let mut client = &self.client;
-        let creds;
-        if let Some(e) = &self.exec {
-            creds = e.credentials(&self.client).await.map_err(KubernetesError::Exec)?;
-            if let Some(t) = &creds.token {
-                let value = HeaderValue::from_str(&format!("Bearer {t}"))
-                    .map_err(|_| KubernetesError::Exec("exec plugin returned a token that is not a valid header value".into()))?;
-                headers.push((AUTHORIZATION, value));
-            }
-            client = &creds.client;
-        }
-        let resp = client.get(u, &headers, REQUEST_TIMEOUT).await?;
-        if resp.status() == StatusCode::UNAUTHORIZED
-            && let Some(e) = &self.exec
-        {
-            // The next request asks the plugin again, as client-go does.
-            e.invalidate().await;
-        }
-        if resp.status() == StatusCode::GONE {
-            return Err(KubernetesError::Gone);
-        }
-        if !resp.status().is_success() {
-            let code = resp.status().as_u16();
-            let mut body = Vec::new();
-            let _ = httpclient::read_body(resp, 64 << 10, &mut body, Instant::now() + REQUEST_TIMEOUT).await;
-            let message = serde_json::from_slice::<Status>(&body).map(|s| s.message).unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned());
-            return Err(KubernetesError::Status { code, message });
-        }
-        Ok(resp)
-    }
-}
-
 /// A watcher's view of one namespace (or the cluster) for one kind of
-/// object: it feeds the controller lists and changes, as an informer feeds
-/// its store.
+/// object: kube's list-then-watch, whose lists and changes it hands the
+/// controller, as an informer feeds its store.
 struct Watcher {
-    api: Api,
+    client: kube::Client,
     namespace: String,
     label_selector: String,
     field_selector: String,
@@ -329,139 +202,108 @@ struct Watcher {
     known: HashSet<Key>,
 }
 
-/// Why a watch ended.
-enum WatchEnd {
-    /// The server closed it, or a send found the manager gone.
-    Closed,
-    Stopped,
-}
-
 impl Watcher {
     fn without_selectors(mut self) -> Watcher {
         (self.label_selector, self.field_selector) = (String::new(), String::new());
         self
     }
 
-    async fn run<R: Resource>(mut self) {
-        loop {
-            let started = Instant::now();
-            let end = match self.list::<R>().await {
-                Ok(Some(rv)) => self.watch::<R>(&rv).await,
-                Ok(None) => return,
-                Err(e) => Err(e),
-            };
-            match end {
-                Ok(WatchEnd::Stopped) => return,
-                Ok(WatchEnd::Closed) | Err(KubernetesError::Gone) => {
-                    // A server that closes watches at once must not make us
-                    // list in a tight loop.
-                    if started.elapsed() < Duration::from_secs(1) {
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
-                }
-                Err(e) => {
-                    self.metrics.kubernetes_failures.inc();
-                    tracing::error!(component = "discovery manager", discovery = "kubernetes", role = R::ROLE, namespace = %self.namespace, err = %e, "Failed to list or watch");
-                    tokio::time::sleep(RETRY_INTERVAL).await;
-                }
-            }
-        }
-    }
-
     fn event(&self, role: &str, event: &str) {
         self.metrics.kubernetes_events.get_or_create(&vec![("event".to_owned(), event.to_owned()), ("role".to_owned(), role.to_owned())]).inc();
     }
 
-    /// Lists every object and hands the list to the controller, which
-    /// drops the ones that went since the last list. Returns the version
-    /// to watch from, or None when the controller is gone.
-    async fn list<R: Resource>(&mut self) -> Result<Option<String>, KubernetesError> {
-        let u = self.api.url::<R>(&self.namespace, &[("labelSelector", &self.label_selector), ("fieldSelector", &self.field_selector)]);
-        let resp = self.api.get(&u).await?;
-        let mut body = Vec::new();
-        httpclient::read_body(resp, 0, &mut body, Instant::now() + REQUEST_TIMEOUT).await?;
-        let list: List<R> = serde_json::from_slice(&body)?;
-        let mut now = HashSet::with_capacity(list.items.len());
-        for obj in &list.items {
-            let key = obj.key();
-            self.event(R::ROLE, if self.known.contains(&key) { "update" } else { "add" });
-            now.insert(key);
+    /// Follows the objects until the controller is gone. kube lists
+    /// again whenever a watch ends (410 Gone, an error, the server closing
+    /// it); a failed list or watch changes nothing, so the last good
+    /// groups stay, and is retried.
+    async fn run<R: Resource>(mut self) {
+        let (group, version) = match R::PATH.strip_prefix("apis/") {
+            Some(gv) => gv.split_once('/').unwrap_or((gv, "")),
+            None => ("", R::PATH.trim_start_matches("api/")),
+        };
+        let ar = ApiResource {
+            group: group.to_owned(),
+            version: version.to_owned(),
+            api_version: if group.is_empty() { version.to_owned() } else { format!("{group}/{version}") },
+            kind: String::new(),
+            plural: R::PLURAL.to_owned(),
+        };
+        let api: kube::Api<DynamicObject> = if self.namespace.is_empty() {
+            kube::Api::all_with(self.client.clone(), &ar)
+        } else {
+            kube::Api::namespaced_with(self.client.clone(), &self.namespace, &ar)
+        };
+        let mut cfg = watcher::Config::default();
+        if !self.label_selector.is_empty() {
+            cfg = cfg.labels(&self.label_selector);
         }
-        for _ in self.known.difference(&now) {
-            self.event(R::ROLE, "delete");
+        if !self.field_selector.is_empty() {
+            cfg = cfg.fields(&self.field_selector);
         }
-        self.known = now;
-        let update = Update::new(self.namespace.clone(), Event::Listed { namespace: self.namespace.clone(), items: list.items });
-        if self.tx.send(update).await.is_err() {
-            return Ok(None);
-        }
-        Ok(Some(list.metadata.resource_version))
-    }
-
-    /// Follows the watch stream line by line until it ends.
-    async fn watch<R: Resource>(&mut self, rv: &str) -> Result<WatchEnd, KubernetesError> {
-        let seconds = WATCH_SECONDS.to_string();
-        let u = self.api.url::<R>(
-            &self.namespace,
-            &[
-                ("labelSelector", &self.label_selector),
-                ("fieldSelector", &self.field_selector),
-                ("watch", "true"),
-                ("resourceVersion", rv),
-                ("allowWatchBookmarks", "true"),
-                ("timeoutSeconds", &seconds),
-            ],
-        );
-        let deadline = Instant::now() + Duration::from_secs(WATCH_SECONDS) + WATCH_SLACK;
-        let mut resp = self.api.get(&u).await?;
-        let mut buf: Vec<u8> = Vec::new();
-        loop {
-            let chunk = match tokio::time::timeout_at(deadline, resp.chunk()).await {
-                Ok(c) => c.map_err(|e| ClientError::Body(e.to_string()))?,
-                Err(_) => return Ok(WatchEnd::Closed),
-            };
-            let Some(chunk) = chunk else { return Ok(WatchEnd::Closed) };
-            buf.extend_from_slice(&chunk);
-            while let Some(nl) = buf.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = buf.drain(..=nl).collect();
-                if line.iter().all(u8::is_ascii_whitespace) {
+        let mut stream = std::pin::pin!(watcher::watcher(api, cfg));
+        let mut listed: Vec<R> = Vec::new();
+        while let Some(ev) = stream.next().await {
+            let event = match ev {
+                Ok(watcher::Event::Init) => {
+                    listed.clear();
                     continue;
                 }
-                if !self.handle::<R>(&line).await? {
-                    return Ok(WatchEnd::Stopped);
+                Ok(watcher::Event::InitApply(o)) => {
+                    listed.extend(self.decode::<R>(o));
+                    continue;
                 }
+                Ok(watcher::Event::InitDone) => {
+                    let items = std::mem::take(&mut listed);
+                    let mut now = HashSet::with_capacity(items.len());
+                    for obj in &items {
+                        let key = obj.key();
+                        self.event(R::ROLE, if self.known.contains(&key) { "update" } else { "add" });
+                        now.insert(key);
+                    }
+                    for _ in self.known.difference(&now) {
+                        self.event(R::ROLE, "delete");
+                    }
+                    self.known = now;
+                    Event::Listed { namespace: self.namespace.clone(), items }
+                }
+                Ok(watcher::Event::Apply(o)) => {
+                    let Some(obj) = self.decode::<R>(o) else { continue };
+                    let new = self.known.insert(obj.key());
+                    self.event(R::ROLE, if new { "add" } else { "update" });
+                    Event::Applied(obj)
+                }
+                Ok(watcher::Event::Delete(o)) => {
+                    let Some(obj) = self.decode::<R>(o) else { continue };
+                    self.known.remove(&obj.key());
+                    self.event(R::ROLE, "delete");
+                    Event::Deleted(obj.key())
+                }
+                Err(e) => {
+                    // An expired watch only means a new list.
+                    if !matches!(&e, watcher::Error::WatchError(s) if s.code == 410) {
+                        self.metrics.kubernetes_failures.inc();
+                        tracing::error!(component = "discovery manager", discovery = "kubernetes", role = R::ROLE, namespace = %self.namespace, err = %e, "Failed to list or watch");
+                        tokio::time::sleep(RETRY_INTERVAL).await;
+                    }
+                    continue;
+                }
+            };
+            if self.tx.send(Update::new(self.namespace.clone(), event)).await.is_err() {
+                return;
             }
         }
     }
 
-    /// Applies one watch event; false when the controller is gone.
-    async fn handle<R: Resource>(&mut self, line: &[u8]) -> Result<bool, KubernetesError> {
-        let ev: WatchEvent = serde_json::from_slice(line)?;
-        let event = match ev.kind.as_str() {
-            "ADDED" | "MODIFIED" => {
-                let obj: R = serde_json::from_value(ev.object)?;
-                let new = self.known.insert(obj.key());
-                self.event(R::ROLE, if new { "add" } else { "update" });
-                Event::Applied(obj)
+    /// The fields of an object that matter; an object that does not fit
+    /// them is left out, as it could not give a target.
+    fn decode<R: Resource>(&self, o: DynamicObject) -> Option<R> {
+        match serde_json::to_value(&o).and_then(serde_json::from_value) {
+            Ok(obj) => Some(obj),
+            Err(e) => {
+                tracing::warn!(component = "discovery manager", discovery = "kubernetes", role = R::ROLE, err = %e, "Cannot decode object");
+                None
             }
-            "DELETED" => {
-                let obj: R = serde_json::from_value(ev.object)?;
-                self.known.remove(&obj.key());
-                self.event(R::ROLE, "delete");
-                Event::Deleted(obj.key())
-            }
-            "ERROR" => {
-                let st: Status = serde_json::from_value(ev.object)?;
-                if st.code == StatusCode::GONE.as_u16() {
-                    return Err(KubernetesError::Gone);
-                }
-                return Err(KubernetesError::Status { code: st.code, message: st.message });
-            }
-            // BOOKMARK only moves the version, which is not kept across
-            // watches since every new watch starts with a list.
-            _ => return Ok(true),
-        };
-        Ok(self.tx.send(Update::new(self.namespace.clone(), event)).await.is_ok())
+        }
     }
 }
 
@@ -469,7 +311,7 @@ impl Watcher {
 #[derive(Debug)]
 pub(crate) struct KubernetesDiscovery {
     role: KubernetesRole,
-    api: Api,
+    source: Source,
     /// Empty: the whole cluster.
     namespaces: Vec<String>,
     /// Label and field selectors by the role they filter.
@@ -480,6 +322,17 @@ pub(crate) struct KubernetesDiscovery {
     attach_job: bool,
     attach_cronjob: bool,
     metrics: SdMetrics,
+}
+
+/// Where the discovery's kube client comes from.
+#[derive(Debug)]
+enum Source {
+    /// `api_server` or the in-cluster service account, through our HTTP
+    /// client.
+    Transport(Transport),
+    /// A kubeconfig, through kube's own client, built when the discovery
+    /// runs since kube's loader (which may run an exec plugin) is async.
+    Kubeconfig(Box<Kubeconfig>),
 }
 
 impl KubernetesDiscovery {
@@ -498,20 +351,15 @@ impl KubernetesDiscovery {
     ) -> Result<KubernetesDiscovery, BuildError> {
         let role = cfg.role.ok_or_else(|| BuildError::Config("kubernetes_sd_configs: role missing".into()))?;
         let opts = ClientOptions { user_agent: env.user_agent.clone(), name: "kubernetes_sd".into() };
-        let mut exec = None;
-        let (base, client) = match &cfg.api_server {
-            Some(server) => (server_url(server, &cfg.http_client_config)?, Client::new(&cfg.http_client_config, opts)?),
-            None if !cfg.kubeconfig_file.is_empty() => {
-                let k = kubeconfig::load(&cfg.kubeconfig_file).map_err(BuildError::Config)?;
-                let server = config::Url::parse(&k.server).map_err(BuildError::Config)?;
-                if let Some((e, cluster)) = k.exec {
-                    let auth = exec::ExecAuth::new(e, &k.dir, cluster, k.http.clone(), opts.clone())
-                        .map_err(|e| BuildError::Config(format!("kubeconfig_file {:?}: {e}", cfg.kubeconfig_file)))?;
-                    exec = Some(Arc::new(auth));
-                }
-                (server_url(&server, &k.http)?, Client::new(&k.http, opts)?)
+        let source = match &cfg.api_server {
+            Some(server) => {
+                Source::Transport(Transport { base: server_url(server, &cfg.http_client_config)?, client: Client::new(&cfg.http_client_config, opts)? })
             }
-            None => in_cluster(sa_dir, service, opts)?,
+            None if !cfg.kubeconfig_file.is_empty() => {
+                let path = &cfg.kubeconfig_file;
+                Source::Kubeconfig(Box::new(load_kubeconfig(path).map_err(|e| BuildError::Config(format!("kubeconfig_file {path:?}: {e}")))?))
+            }
+            None => Source::Transport(in_cluster(sa_dir, service, opts)?),
         };
         let mut namespaces = cfg.namespaces.names.clone();
         // Nodes belong to no namespace: they are always watched cluster-wide.
@@ -533,7 +381,7 @@ impl KubernetesDiscovery {
         let a = &cfg.attach_metadata;
         Ok(KubernetesDiscovery {
             role,
-            api: Api { client, base, exec },
+            source,
             namespaces,
             selectors,
             attach_node,
@@ -545,10 +393,10 @@ impl KubernetesDiscovery {
         })
     }
 
-    fn watcher(&self, role: KubernetesRole, namespace: &str, tx: &mpsc::Sender<Update>) -> Watcher {
+    fn watcher(&self, client: &kube::Client, role: KubernetesRole, namespace: &str, tx: &mpsc::Sender<Update>) -> Watcher {
         let sel = self.selectors.iter().find(|s| s.0 == role);
         Watcher {
-            api: self.api.clone(),
+            client: client.clone(),
             namespace: namespace.to_owned(),
             label_selector: sel.map(|s| s.1.clone()).unwrap_or_default(),
             field_selector: sel.map(|s| s.2.clone()).unwrap_or_default(),
@@ -558,8 +406,31 @@ impl KubernetesDiscovery {
         }
     }
 
+    /// The kube client; from a kubeconfig, retried until it can be built.
+    async fn client(&self) -> kube::Client {
+        let kc = match &self.source {
+            Source::Transport(t) => return kube::Client::new(t.clone(), "default"),
+            Source::Kubeconfig(kc) => kc,
+        };
+        loop {
+            let built = match kube::Config::from_custom_kubeconfig((**kc).clone(), &KubeConfigOptions::default()).await {
+                Ok(cfg) => kube::Client::try_from(cfg).map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match built {
+                Ok(c) => return c,
+                Err(e) => {
+                    self.metrics.kubernetes_failures.inc();
+                    tracing::error!(component = "discovery manager", discovery = "kubernetes", err = %e, "Cannot build a client from the kubeconfig");
+                    tokio::time::sleep(RETRY_INTERVAL).await;
+                }
+            }
+        }
+    }
+
     pub(crate) async fn run(self, tx: mpsc::Sender<Vec<Group>>) {
         use KubernetesRole as R;
+        let client = self.client().await;
         let namespaces = if self.namespaces.is_empty() { vec![String::new()] } else { self.namespaces.clone() };
         let (utx, urx) = mpsc::channel(64);
         let mut tasks = JoinSet::new();
@@ -577,15 +448,15 @@ impl KubernetesDiscovery {
         for ns in &namespaces {
             // Workloads have no role of their own, so no selector.
             if self.attach_deployment {
-                tasks.spawn(self.watcher(R::Node, ns, &utx).without_selectors().run::<ReplicaSet>());
+                tasks.spawn(self.watcher(&client, R::Node, ns, &utx).without_selectors().run::<ReplicaSet>());
                 watchers += 1;
             }
             if self.attach_job || self.attach_cronjob {
-                tasks.spawn(self.watcher(R::Node, ns, &utx).without_selectors().run::<Job>());
+                tasks.spawn(self.watcher(&client, R::Node, ns, &utx).without_selectors().run::<Job>());
                 watchers += 1;
             }
             for &kind in namespaced {
-                let w = self.watcher(kind, ns, &utx);
+                let w = self.watcher(&client, kind, ns, &utx);
                 match kind {
                     R::Pod => tasks.spawn(w.run::<Pod>()),
                     R::Service => tasks.spawn(w.run::<Service>()),
@@ -598,12 +469,12 @@ impl KubernetesDiscovery {
             }
         }
         if self.role == R::Node || self.attach_node {
-            tasks.spawn(self.watcher(R::Node, "", &utx).run::<Node>());
+            tasks.spawn(self.watcher(&client, R::Node, "", &utx).run::<Node>());
             watchers += 1;
         }
         if self.attach_namespace {
             // Namespaces have no role of their own, so no selector.
-            tasks.spawn(self.watcher(R::Node, "", &utx).without_selectors().run::<Namespace>());
+            tasks.spawn(self.watcher(&client, R::Node, "", &utx).without_selectors().run::<Namespace>());
             watchers += 1;
         }
         drop(utx);
@@ -633,10 +504,45 @@ fn server_url(server: &config::Url, http: &HttpClientConfig) -> Result<url::Url,
     url::Url::parse(&text).map_err(|err| BuildError::Url { url: raw.to_owned(), err })
 }
 
+/// Reads a kubeconfig as client-go would: only the file named (neither
+/// `$KUBECONFIG` nor `~/.kube/config` is merged in, as in Prometheus), an
+/// exec plugin's relative command found next to the file. Auth-provider
+/// plugins are refused with client-go's own errors, since Prometheus builds
+/// in none that still works (client-go's gcp provider is a stub that only
+/// points to its exec replacement).
+fn load_kubeconfig(path: &str) -> Result<Kubeconfig, String> {
+    let mut kc = Kubeconfig::read_from(path).map_err(|e| e.to_string())?;
+    let dir = std::path::Path::new(path).parent().unwrap_or(std::path::Path::new(""));
+    let current = kc.current_context.clone().unwrap_or_default();
+    let user = kc.contexts.iter().find(|c| c.name == current).and_then(|c| c.context.as_ref()?.user.clone());
+    for named in &mut kc.auth_infos {
+        let Some(info) = named.auth_info.as_mut() else { continue };
+        if Some(&named.name) == user.as_ref() {
+            if let Some(p) = &info.auth_provider {
+                return Err(if p.name == "gcp" {
+                    "The gcp auth plugin has been removed. Please use the \"gke-gcloud-auth-plugin\" kubectl/client-go credential plugin instead.".to_owned()
+                } else {
+                    format!("no Auth Provider found for name {:?}", p.name)
+                });
+            }
+            if info.exec.as_ref().is_some_and(|e| matches!(e.interactive_mode, Some(ExecInteractiveMode::Always))) {
+                return Err("exec plugin cannot support interactive mode: standard input is not a terminal".into());
+            }
+        }
+        if let Some(cmd) = info.exec.as_mut().and_then(|e| e.command.as_mut())
+            && cmd.contains('/')
+            && std::path::Path::new(cmd.as_str()).is_relative()
+        {
+            *cmd = dir.join(&cmd).display().to_string();
+        }
+    }
+    Ok(kc)
+}
+
 /// client-go's in-cluster config: the API server from the service's
 /// environment variables, the service account's token (re-read on every
 /// request, as it is rotated) and CA.
-fn in_cluster(sa_dir: &std::path::Path, service: Option<(String, String)>, opts: ClientOptions) -> Result<(url::Url, Client), BuildError> {
+fn in_cluster(sa_dir: &std::path::Path, service: Option<(String, String)>, opts: ClientOptions) -> Result<Transport, BuildError> {
     let Some((host, port)) = service.filter(|(h, p)| !h.is_empty() && !p.is_empty()) else {
         return Err(BuildError::Config("unable to load in-cluster configuration, KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be defined".into()));
     };
@@ -645,7 +551,7 @@ fn in_cluster(sa_dir: &std::path::Path, service: Option<(String, String)>, opts:
     let mut http = HttpClientConfig { bearer_token_file: sa_dir.join("token").display().to_string(), ..HttpClientConfig::default() };
     http.tls_config.ca_file = sa_dir.join("ca.crt").display().to_string();
     http.validate().map_err(BuildError::Config)?;
-    Ok((base, Client::new(&http, opts)?))
+    Ok(Transport { base, client: Client::new(&http, opts)? })
 }
 
 #[cfg(test)]
