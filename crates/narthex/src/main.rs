@@ -164,12 +164,13 @@ async fn serve(flags: &ServerFlags, matches: &clap::ArgMatches, mode: Mode, init
     let scrape_metrics = scrape::ScrapeMetrics::new(Some(&mut registry));
 
     let config_yaml = Arc::new(std::sync::RwLock::new(String::new()));
-    let shown = config_yaml.clone();
+    let external_labels = Arc::new(std::sync::RwLock::new(std::collections::BTreeMap::new()));
+    let (shown, external) = (config_yaml.clone(), external_labels.clone());
     reloader.register(
         "web",
         reload::sync_applier(move |cfg| {
-            let mut y = shown.write().map_err(|_| "config display lock poisoned".to_owned())?;
-            *y = cfg.to_yaml();
+            *shown.write().map_err(|_| "config display lock poisoned".to_owned())? = cfg.to_yaml();
+            *external.write().map_err(|_| "external labels lock poisoned".to_owned())? = cfg.global.external_labels.clone();
             Ok(())
         }),
     );
@@ -233,6 +234,7 @@ async fn serve(flags: &ServerFlags, matches: &clap::ArgMatches, mode: Mode, init
         quit: quit.clone(),
         registry: Arc::new(registry),
         config_yaml,
+        external_labels,
         scrape: Some(scrape_manager.clone()),
         query: Some(web::QueryHandle {
             engine: promql::engine::Engine::new(promql::engine::EngineOptions {
@@ -243,6 +245,8 @@ async fn serve(flags: &ServerFlags, matches: &clap::ArgMatches, mode: Mode, init
                 experimental_functions: feature_enabled(flags, "promql-experimental-functions"),
             }),
             queryable: Arc::new(storage.clone()),
+            lookback_delta_ms: promql::parser::parse_duration(&flags.query_lookback_delta)
+                .with_context(|| format!("invalid --query.lookback-delta {:?}", flags.query_lookback_delta))?,
             timeout: promql::parser::parse_duration(&flags.query_timeout)
                 .map(|ms| Duration::from_millis(ms.max(0) as u64))
                 .with_context(|| format!("invalid --query.timeout {:?}", flags.query_timeout))?,

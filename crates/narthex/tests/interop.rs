@@ -242,3 +242,41 @@ fn query_exemplars_answers_as_prometheus_does() {
         assert_eq!(http_get(ours, q), http_get(theirs, q), "{q}");
     }
 }
+
+/// Real Prometheus federates from narthex: it scrapes narthex's
+/// `/federate` for the node exporter's series, which arrive with narthex's
+/// external label and their own job and instance (`honor_labels`).
+#[test]
+#[ignore = "needs Debian's prometheus and node exporter; run by scripts/interop.sh"]
+fn prometheus_federates_from_narthex() {
+    let dir = tempfile::tempdir().unwrap();
+    let exporter_port = free_port();
+    let _exporter = start_node_exporter(exporter_port);
+    let ours = free_port();
+    let cfg = dir.path().join("narthex.yml");
+    std::fs::write(
+        &cfg,
+        format!("global: {{scrape_interval: 1s, scrape_timeout: 1s, external_labels: {{site: eu}}}}\nscrape_configs:\n  - job_name: node\n    static_configs: [{{targets: ['127.0.0.1:{exporter_port}']}}]\n"),
+    )
+    .unwrap();
+    let _narthex = start_narthex(&cfg, ours, &dir.path().join("narthex-data"), &[]);
+    wait_for(ours, "/api/v1/query?query=up", "narthex never scraped the exporter", |b| b.contains(r#""job":"node""#));
+    let theirs = free_port();
+    let prom_cfg = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &prom_cfg,
+        format!(
+            "global: {{scrape_interval: 1s, scrape_timeout: 1s}}\nscrape_configs:\n  - job_name: federate\n    honor_labels: true\n    metrics_path: /federate\n    params: {{'match[]': ['{{job=\"node\"}}']}}\n    static_configs: [{{targets: ['127.0.0.1:{ours}']}}]\n"
+        ),
+    )
+    .unwrap();
+    let _prom = start_prometheus(&prom_cfg, &dir.path().join("prom-data"), theirs);
+    let q = url_encode(r#"node_cpu_seconds_total{mode="idle",cpu="0"}"#);
+    let body = wait_for(theirs, &format!("/api/v1/query?query={q}"), "Prometheus never federated node_cpu_seconds_total", |b| b.contains(r#""site":"eu""#));
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let metric = &v["data"]["result"][0]["metric"];
+    assert_eq!(metric["job"], "node", "{body}");
+    assert_eq!(metric["instance"], format!("127.0.0.1:{exporter_port}"), "{body}");
+    let targets = wait_for(theirs, "/api/v1/targets", "the federation target", |b| b.contains(r#""health":"up""#));
+    assert!(targets.contains(r#""lastError":"""#), "{targets}");
+}

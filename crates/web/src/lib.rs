@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 mod admin;
 mod exemplars;
+mod federate;
 mod query;
 mod selector;
 mod series;
@@ -76,6 +77,8 @@ pub struct Handles {
     pub registry: Arc<Registry>,
     /// The config in force, as YAML with secrets hidden.
     pub config_yaml: Arc<std::sync::RwLock<String>>,
+    /// The config's external labels, which `/federate` adds.
+    pub external_labels: Arc<std::sync::RwLock<std::collections::BTreeMap<String, String>>>,
     /// The scrape manager, for the targets API (absent in tests that do
     /// not scrape).
     pub scrape: Option<Arc<scrape::Manager>>,
@@ -163,6 +166,8 @@ fn router(opts: Options, handles: Handles) -> Router {
         .route("/api/v1/write", post(write::write).layer(axum::extract::DefaultBodyLimit::max(write::MAX_BODY)))
         .route("/api/v1/targets", get(targets::targets))
         .route("/api/v1/targets/metadata", get(targets::targets_metadata))
+        .route("/api/v1/metadata", get(targets::metadata))
+        .route("/federate", get(federate::federate))
         .with_state(state);
     if prefix.is_empty() { routes } else { Router::new().nest(&prefix, routes) }
 }
@@ -395,6 +400,7 @@ mod tests {
             quit: CancellationToken::new(),
             registry: Arc::new(Registry::default()),
             config_yaml: Arc::default(),
+            external_labels: Arc::default(),
             scrape: None,
             query: None,
             exemplars: None,

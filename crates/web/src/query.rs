@@ -22,6 +22,8 @@ pub struct QueryHandle {
     pub queryable: Arc<dyn storage::Queryable>,
     /// `--query.timeout`.
     pub timeout: std::time::Duration,
+    /// `--query.lookback-delta`, in milliseconds, for `/federate`.
+    pub lookback_delta_ms: i64,
     /// `--query.max-concurrency`: queries beyond it wait their turn.
     pub limiter: Arc<tokio::sync::Semaphore>,
     /// `--enable-feature=promql-per-step-stats`: `stats=all` adds the

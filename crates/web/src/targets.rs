@@ -1,4 +1,5 @@
-//! `/api/v1/targets` and `/api/v1/targets/metadata`, in Prometheus's JSON.
+//! `/api/v1/targets`, `/api/v1/targets/metadata` and `/api/v1/metadata`,
+//! in Prometheus's JSON.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -146,6 +147,52 @@ pub(crate) async fn targets_metadata(State(s): State<Arc<AppState>>, Query(q): Q
         }
     }
     api(out)
+}
+
+/// One kind of metadata a metric has on some target.
+#[derive(Serialize, PartialEq, Eq, PartialOrd, Ord)]
+struct MetricMetadata<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    help: &'a str,
+    unit: &'a str,
+}
+
+/// A non-negative limit, or none for -1 (the default) or any negative.
+fn limit_param(q: &BTreeMap<String, String>, name: &str) -> Result<Option<usize>, String> {
+    match q.get(name).filter(|l| !l.is_empty()) {
+        None => Ok(None),
+        Some(l) => l.parse::<i64>().map(|n| usize::try_from(n).ok()).map_err(|_| format!("{name} must be a number")),
+    }
+}
+
+/// `/api/v1/metadata`: each metric's distinct metadata across the active
+/// targets. `limit` caps the metrics (0 gives none, as in Prometheus) and
+/// `limit_per_metric` the entries of each (0 is no limit there).
+pub(crate) async fn metadata(State(s): State<Arc<AppState>>, Query(q): Query<BTreeMap<String, String>>) -> Response {
+    let (limit, per_metric) = match (limit_param(&q, "limit"), limit_param(&q, "limit_per_metric")) {
+        (Ok(l), Ok(p)) => (l, p.filter(|&n| n > 0)),
+        (Err(e), _) | (_, Err(e)) => return bad_data(&e),
+    };
+    let metric = q.get("metric").map(String::as_str).unwrap_or_default();
+    let Some(manager) = &s.handles.scrape else { return api(BTreeMap::<&str, Vec<MetricMetadata>>::new()) };
+    let pools = manager.pools();
+    let held: Vec<_> = pools.values().flat_map(|p| p.active.iter().map(|t| t.state.metadata())).collect();
+    let mut metrics: BTreeMap<&str, Vec<MetricMetadata>> = BTreeMap::new();
+    for md in &held {
+        for (family, m) in md.iter().filter(|(f, _)| metric.is_empty() || f == metric) {
+            let set = metrics.entry(family).or_default();
+            let entry = MetricMetadata { kind: m.metric_type.as_str(), help: &m.help, unit: &m.unit };
+            if per_metric.is_some_and(|n| set.len() >= n) || set.contains(&entry) {
+                continue;
+            }
+            set.push(entry);
+        }
+    }
+    if let Some(n) = limit {
+        metrics = metrics.into_iter().take(n).collect();
+    }
+    api(metrics)
 }
 
 /// The scrape URL as seen from elsewhere: a loopback host is replaced by
