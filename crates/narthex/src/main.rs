@@ -90,6 +90,18 @@ fn run_server(flags: &ServerFlags, matches: &clap::ArgMatches) -> anyhow::Result
 /// The database's settings from the storage flags, with Prometheus's
 /// defaults: 15 d of time retention unless a size is given, blocks merged
 /// up to a tenth of that (at most 31 d).
+/// The retention as Prometheus's runtime information words it.
+fn retention_text(o: &tsdb::db::DbOptions) -> String {
+    let mut parts = Vec::new();
+    if o.retention_duration > 0 {
+        parts.push(config::duration::Duration::from_millis(o.retention_duration as u64).to_string());
+    }
+    if o.max_bytes > 0 {
+        parts.push(config::units::ByteSize(i64::try_from(o.max_bytes).unwrap_or(i64::MAX)).to_string());
+    }
+    parts.join(" or ")
+}
+
 fn db_options(flags: &ServerFlags, max_exemplars: i64) -> anyhow::Result<tsdb::db::DbOptions> {
     let duration = |name: &str, v: &str| promql::parser::parse_duration(v).ok_or_else(|| anyhow::anyhow!("invalid --{name} {v:?}: not a duration"));
     let retention_duration = match &flags.storage_tsdb_retention_time {
@@ -137,6 +149,7 @@ async fn serve(flags: &ServerFlags, matches: &clap::ArgMatches, mode: Mode, init
     let mut registry = Registry::default();
     registry.register_collector(Box::new(process::ProcessCollector));
     let mut reloader = Reloader::new(flags.config_file.clone(), mode, &mut registry);
+    let (reload_success, reload_success_time) = reloader.status();
     let head_metrics = tsdb::head::HeadMetrics::new(Some(&mut registry));
     let db_metrics = tsdb::db::DbMetrics::new(Some(&mut registry));
     // Without the feature the ring has no room: exemplars are neither kept
@@ -146,6 +159,7 @@ async fn serve(flags: &ServerFlags, matches: &clap::ArgMatches, mode: Mode, init
         tracing::info!("Experimental in-memory exemplar storage enabled");
     }
     let max_exemplars = if exemplar_storage { initial.storage.max_exemplars() } else { 0 };
+    let db_opts = db_options(flags, max_exemplars)?;
     let storage = ready_storage::ReadyStorage::default();
     if exemplar_storage {
         // First, as Prometheus applies storage's config before the rest.
@@ -259,10 +273,15 @@ async fn serve(flags: &ServerFlags, matches: &clap::ArgMatches, mode: Mode, init
             let st = storage.clone();
             move || st.db()
         }))),
+        runtime: Some(web::RuntimeInfo {
+            start_time: std::time::SystemTime::now(),
+            reload_success,
+            reload_success_time,
+            storage_retention: retention_text(&db_opts),
+        }),
     };
 
     let mut group = RunGroup::new(STOP_GRACE);
-    let db_opts = db_options(flags, max_exemplars)?;
     let data_dir = flags.storage_tsdb_path.clone();
 
     // First, so that a signal during a slow start-up still stops us cleanly.

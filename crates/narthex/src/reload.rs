@@ -54,6 +54,12 @@ impl Reloader {
         Reloader { path, mode, appliers: Vec::new(), success, success_time }
     }
 
+    /// The gauges of the last reload's success and time, for the runtime
+    /// status page.
+    pub fn status(&self) -> (Gauge, Gauge<f64, AtomicU64>) {
+        (self.success.clone(), self.success_time.clone())
+    }
+
     /// Registers a component; components are applied in registration order.
     pub fn register(&mut self, name: &'static str, apply: ApplyFn) {
         self.appliers.push((name, apply));

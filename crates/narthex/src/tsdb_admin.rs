@@ -38,6 +38,10 @@ fn failed(e: impl std::fmt::Display) -> TsdbAdminError {
 }
 
 impl TsdbAdmin for DbAdmin {
+    fn wal_corruptions(&self) -> u64 {
+        self.db().map_or(0, |db| db.head().wal_corruptions())
+    }
+
     fn status(&self, limit: usize) -> Result<TsdbStatus, TsdbAdminError> {
         let s = self.db()?.head().stats(limit);
         let stats = |v: Vec<(String, u64)>| v.into_iter().map(|(name, value)| Stat { name, value }).collect();

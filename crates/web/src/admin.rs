@@ -32,6 +32,8 @@ pub trait TsdbAdmin: Send + Sync + std::fmt::Debug {
     /// Snapshots the data into `<data>/snapshots/<name>` (the head too
     /// unless `skip_head`) and returns `<name>`.
     fn snapshot(&self, skip_head: bool) -> Result<String, TsdbAdminError>;
+    /// WAL corruptions found (and repaired) since start.
+    fn wal_corruptions(&self) -> u64;
 }
 
 /// Why a [`TsdbAdmin`] call failed.
@@ -268,6 +270,10 @@ mod tests {
     }
 
     impl TsdbAdmin for FakeAdmin {
+        fn wal_corruptions(&self) -> u64 {
+            0
+        }
+
         fn status(&self, limit: usize) -> Result<TsdbStatus, TsdbAdminError> {
             let status = TsdbStatus {
                 head_stats: HeadStats { num_series: 2, num_label_pairs: 3, chunk_count: 4, min_time: 1000, max_time: 2000 },

@@ -77,6 +77,8 @@ pub struct Handles {
     pub registry: Arc<Registry>,
     /// The config in force, as YAML with secrets hidden.
     pub config_yaml: Arc<std::sync::RwLock<String>>,
+    /// Start time, reload status and retention for the runtime status.
+    pub runtime: Option<RuntimeInfo>,
     /// The config's external labels, which `/federate` adds.
     pub external_labels: Arc<std::sync::RwLock<std::collections::BTreeMap<String, String>>>,
     /// The scrape manager, for the targets API (absent in tests that do
@@ -152,6 +154,7 @@ fn router(opts: Options, handles: Handles) -> Router {
         .route("/api/v1/status/config", get(status_config))
         .route("/api/v1/status/flags", get(status_flags))
         .route("/api/v1/status/buildinfo", get(status_buildinfo))
+        .route("/api/v1/status/runtimeinfo", get(status_runtimeinfo))
         .route("/api/v1/status/tsdb", get(admin::status_tsdb))
         .route("/api/v1/admin/tsdb/delete_series", post(admin::delete_series).put(admin::delete_series).fallback(admin::admin_method_not_allowed))
         .route("/api/v1/admin/tsdb/clean_tombstones", post(admin::clean_tombstones).put(admin::clean_tombstones).fallback(admin::admin_method_not_allowed))
@@ -340,6 +343,66 @@ async fn status_flags(State(s): State<Arc<AppState>>) -> Response {
     api(&s.opts.flags)
 }
 
+/// What `/api/v1/status/runtimeinfo` reports that the web server does not
+/// know by itself.
+#[derive(Debug, Clone)]
+pub struct RuntimeInfo {
+    pub start_time: std::time::SystemTime,
+    /// `prometheus_config_last_reload_successful` and
+    /// `prometheus_config_last_reload_success_timestamp_seconds`.
+    pub reload_success: prometheus_client::metrics::gauge::Gauge,
+    pub reload_success_time: prometheus_client::metrics::gauge::Gauge<f64, std::sync::atomic::AtomicU64>,
+    /// Prometheus's wording: `15d`, `1GiB`, or both joined by ` or `.
+    pub storage_retention: String,
+}
+
+fn rfc3339(t: std::time::SystemTime) -> String {
+    let ns = t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    model::time::format_rfc3339_ms((ns / 1_000_000) as i64)
+}
+
+/// Prometheus's runtime information. The Go runtime's fields are filled
+/// with their nearest equivalents here: live tasks for goroutines, worker
+/// threads for GOMAXPROCS, and the GOGC and GODEBUG variables as set.
+async fn status_runtimeinfo(State(s): State<Arc<AppState>>) -> Response {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Data {
+        start_time: String,
+        #[serde(rename = "CWD")]
+        cwd: String,
+        reload_config_success: bool,
+        last_config_time: String,
+        corruption_count: u64,
+        goroutine_count: usize,
+        #[serde(rename = "GOMAXPROCS")]
+        gomaxprocs: usize,
+        #[serde(rename = "GOMEMLIMIT")]
+        gomemlimit: i64,
+        #[serde(rename = "GOGC")]
+        gogc: String,
+        #[serde(rename = "GODEBUG")]
+        godebug: String,
+        storage_retention: String,
+    }
+    let Some(r) = &s.handles.runtime else { return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "runtime information not available") };
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let last = r.reload_success_time.get();
+    api(Data {
+        start_time: rfc3339(r.start_time),
+        cwd: std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default(),
+        reload_config_success: r.reload_success.get() == 1,
+        last_config_time: rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(last.max(0.0))),
+        corruption_count: s.handles.tsdb.as_ref().map_or(0, |t| t.wal_corruptions()),
+        goroutine_count: metrics.num_alive_tasks(),
+        gomaxprocs: metrics.num_workers(),
+        gomemlimit: i64::MAX,
+        gogc: std::env::var("GOGC").unwrap_or_default(),
+        godebug: std::env::var("GODEBUG").unwrap_or_default(),
+        storage_retention: r.storage_retention.clone(),
+    })
+}
+
 async fn status_buildinfo(State(s): State<Arc<AppState>>) -> Response {
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
@@ -401,6 +464,7 @@ mod tests {
             registry: Arc::new(Registry::default()),
             config_yaml: Arc::default(),
             external_labels: Arc::default(),
+            runtime: None,
             scrape: None,
             query: None,
             exemplars: None,

@@ -224,6 +224,11 @@ impl Head {
     /// segments) when there is one. A corrupt tail is repaired: everything
     /// before the damage is kept, the rest dropped and counted.
     /// `metrics` come from [`HeadMetrics::new`], registered or not.
+    /// WAL corruptions found (and repaired) since the head was opened.
+    pub fn wal_corruptions(&self) -> u64 {
+        self.metrics.wal_corruptions.get()
+    }
+
     pub fn open(opts: HeadOptions, metrics: HeadMetrics) -> Result<Arc<Head>, HeadError> {
         let mut head = Head {
             shards: (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect(),

@@ -1,5 +1,5 @@
-//! `/federate` and `/api/v1/metadata` through the binary: narthex scrapes
-//! a test target and answers both as Prometheus does.
+//! `/federate`, `/api/v1/metadata` and `/api/v1/status/runtimeinfo`
+//! through the binary, answered as Prometheus answers them.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -44,4 +44,24 @@ fn federation_and_metric_metadata_of_a_scraped_target() {
     let (code, bad) = get(port, "/api/v1/metadata?limit=x");
     assert_eq!(code, 400, "{bad}");
     assert!(bad.contains(r#""error":"limit must be a number""#), "{bad}");
+}
+
+#[test]
+fn runtime_information() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("prometheus.yml");
+    std::fs::write(&cfg, "scrape_configs: []\n").unwrap();
+    let port = free_port();
+    let _narthex = start_narthex(&cfg, port, &dir.path().join("data"), &["--storage.tsdb.retention.time=30d", "--storage.tsdb.retention.size=1GB"]);
+    wait_for(port, "/-/ready", "narthex did not become ready", |b| b.contains("Ready"));
+    let v = json(port, "/api/v1/status/runtimeinfo");
+    let d = &v["data"];
+    assert_eq!(d["storageRetention"], "30d or 1GiB", "{v}");
+    assert_eq!(d["reloadConfigSuccess"], true, "{v}");
+    assert_eq!(d["corruptionCount"], 0, "{v}");
+    let start = d["startTime"].as_str().unwrap();
+    assert!(start.starts_with("20") && start.ends_with('Z'), "{v}");
+    assert!(d["lastConfigTime"].as_str().unwrap() >= start, "{v}");
+    assert!(d["goroutineCount"].as_u64().unwrap() > 0 && d["GOMAXPROCS"].as_u64().unwrap() > 0, "{v}");
+    assert!(!d["CWD"].as_str().unwrap().is_empty(), "{v}");
 }
