@@ -109,6 +109,21 @@ pub struct TsdbAnalyzeArgs {
 pub enum CheckCommand {
     /// Check whether config files are valid.
     Config(CheckConfigArgs),
+    /// Check whether rule files are valid.
+    Rules(CheckRulesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckRulesArgs {
+    /// Linting checks to apply: duplicate-rules, or none.
+    #[arg(long = "lint", default_value = "duplicate-rules", value_parser = ["duplicate-rules", "all", "none"])]
+    pub lint: String,
+    /// Make lint errors exit with exit code 3.
+    #[arg(long = "lint-fatal")]
+    pub lint_fatal: bool,
+    /// The rule files to check.
+    #[arg(required = true, value_name = "rule-files")]
+    pub files: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -49,6 +49,10 @@ fn main() -> ExitCode {
     };
     match &cli.command {
         Some(Command::Check(CheckCommand::Config(args))) => ExitCode::from(check::check_config(args) as u8),
+        Some(Command::Check(CheckCommand::Rules(args))) => {
+            let lint = check::Lint { duplicates: args.lint != "none", fatal: args.lint_fatal };
+            ExitCode::from(check::check_rules(&args.files, model::ValidationScheme::default(), lint) as u8)
+        }
         Some(Command::Tsdb(TsdbCommand::List(args))) => ExitCode::from(tsdb_tool::list(args) as u8),
         Some(Command::Tsdb(TsdbCommand::Dump(args))) => ExitCode::from(tsdb_tool::dump(args) as u8),
         Some(Command::Tsdb(TsdbCommand::Analyze(args))) => ExitCode::from(tsdb_tool::analyze(args) as u8),

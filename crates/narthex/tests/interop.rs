@@ -280,3 +280,43 @@ fn prometheus_federates_from_narthex() {
     let targets = wait_for(theirs, "/api/v1/targets", "the federation target", |b| b.contains(r#""health":"up""#));
     assert!(targets.contains(r#""lastError":"""#), "{targets}");
 }
+
+/// `narthex check rules` and Debian's `promtool check rules` agree on
+/// Prometheus's rule-file test data, but for the files about UTF-8 and
+/// legacy names, where 2.42 predates 3.x's UTF-8 names.
+#[test]
+#[ignore = "needs Debian's promtool; run by scripts/interop.sh"]
+fn check_rules_agrees_with_promtool() {
+    let dir = std::env::var("NARTHEX_CONFORMANCE_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance"))
+        .join("rules/rulefmt");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with("utf-8") || name.starts_with("legacy") {
+            continue;
+        }
+        let ours = Command::new(env!("CARGO_BIN_EXE_narthex")).args(["check", "rules"]).arg(&path).output().unwrap();
+        let theirs = Command::new("promtool").args(["check", "rules"]).arg(&path).output().unwrap();
+        assert_eq!(
+            ours.status.code(),
+            theirs.status.code(),
+            "{name}: ours {}\ntheirs {}",
+            String::from_utf8_lossy(&ours.stderr),
+            String::from_utf8_lossy(&theirs.stderr)
+        );
+        if theirs.status.success() {
+            assert_eq!(String::from_utf8_lossy(&ours.stdout).lines().nth(1), String::from_utf8_lossy(&theirs.stdout).lines().nth(1), "{name}: the rule count");
+            // The duplicate-rules lint, word for word; but where a rule's
+            // name is a YAML alias, promtool names it by the anchor
+            // (`alertname`), not by the value, which is not copied.
+            if name != "test_aliases.yaml" {
+                assert_eq!(String::from_utf8_lossy(&ours.stderr), String::from_utf8_lossy(&theirs.stderr), "{name}: the lint");
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 10, "{checked}");
+}
