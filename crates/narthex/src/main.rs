@@ -277,6 +277,14 @@ async fn serve(flags: &ServerFlags, matches: &clap::ArgMatches, mode: Mode, init
             let st = storage.clone();
             move || st.db()
         }))),
+        remote_read: Some(web::ReadLimits {
+            sample_limit: usize::try_from(flags.storage_remote_read_sample_limit).unwrap_or(usize::MAX),
+            // 0 is no limit, as in Prometheus.
+            concurrency: Arc::new(tokio::sync::Semaphore::new(match usize::try_from(flags.storage_remote_read_concurrent_limit).unwrap_or(usize::MAX) {
+                0 => tokio::sync::Semaphore::MAX_PERMITS,
+                n => n.min(tokio::sync::Semaphore::MAX_PERMITS),
+            })),
+        }),
         runtime: Some(web::RuntimeInfo {
             start_time: std::time::SystemTime::now(),
             reload_success,

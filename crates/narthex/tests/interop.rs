@@ -320,3 +320,39 @@ fn check_rules_agrees_with_promtool() {
     }
     assert!(checked >= 10, "{checked}");
 }
+
+/// Real Prometheus remote-reads from narthex: with nothing of its own,
+/// it answers queries with what narthex scraped, carrying narthex's
+/// external label.
+#[test]
+#[ignore = "needs Debian's prometheus and node exporter; run by scripts/interop.sh"]
+fn prometheus_remote_reads_from_narthex() {
+    let dir = tempfile::tempdir().unwrap();
+    let exporter_port = free_port();
+    let _exporter = start_node_exporter(exporter_port);
+    let ours = free_port();
+    let cfg = dir.path().join("narthex.yml");
+    std::fs::write(
+        &cfg,
+        format!("global: {{scrape_interval: 1s, scrape_timeout: 1s, external_labels: {{site: eu}}}}\nscrape_configs:\n  - job_name: node\n    static_configs: [{{targets: ['127.0.0.1:{exporter_port}']}}]\n"),
+    )
+    .unwrap();
+    let _narthex = start_narthex(&cfg, ours, &dir.path().join("narthex-data"), &[]);
+    wait_for(ours, "/api/v1/query?query=up", "narthex never scraped the exporter", |b| b.contains(r#""job":"node""#));
+    let theirs = free_port();
+    let prom_cfg = dir.path().join("prometheus.yml");
+    std::fs::write(&prom_cfg, format!("scrape_configs: []\nremote_read:\n  - url: http://127.0.0.1:{ours}/api/v1/read\n    read_recent: true\n")).unwrap();
+    let _prom = start_prometheus(&prom_cfg, &dir.path().join("prom-data"), theirs);
+    let q = url_encode(r#"up{job="node"}"#);
+    let body = wait_for(theirs, &format!("/api/v1/query?query={q}"), "Prometheus never read up from narthex", |b| b.contains(r#""site":"eu""#));
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let r = &v["data"]["result"][0];
+    assert_eq!(r["metric"]["instance"], format!("127.0.0.1:{exporter_port}"), "{body}");
+    assert_eq!(r["value"][1], "1", "{body}");
+    // A range query reads many samples of a counter through the same path.
+    let q = url_encode(r#"count_over_time(node_cpu_seconds_total{cpu="0",mode="idle",site="eu"}[1m])"#);
+    let body = wait_for(theirs, &format!("/api/v1/query?query={q}"), "no range read", |b| b.contains(r#""value""#));
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let n: f64 = v["data"]["result"][0]["value"][1].as_str().unwrap().parse().unwrap();
+    assert!(n >= 1.0, "{body}");
+}

@@ -1,12 +1,14 @@
 //! Remote write and read, Prometheus's `storage/remote`: the protobuf
 //! messages and, so far, the receiving side of remote write 1.0 (what
-//! `POST /api/v1/write` does with a request body).
+//! `POST /api/v1/write` does with a request body) and the answering side
+//! of remote read (`POST /api/v1/read`, in `read`).
 //!
 //! This crate owns the wire format and how a write request becomes
 //! appends. It must not know HTTP (the web layer hands it the body) or how
 //! samples are stored (it writes through a `storage::Appender`).
 
 pub mod prompb;
+pub mod read;
 
 use model::{Exemplar, Labels};
 use prost::Message;

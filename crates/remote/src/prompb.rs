@@ -45,3 +45,66 @@ pub struct Exemplar {
     #[prost(int64, tag = "3")]
     pub timestamp: i64,
 }
+
+/// A remote-read request: queries, and the answer kinds the client takes
+/// (`0` samples, `1` streamed XOR chunks; none means samples).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ReadRequest {
+    #[prost(message, repeated, tag = "1")]
+    pub queries: Vec<Query>,
+    #[prost(int32, repeated, tag = "2")]
+    pub accepted_response_types: Vec<i32>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Query {
+    #[prost(int64, tag = "1")]
+    pub start_timestamp_ms: i64,
+    #[prost(int64, tag = "2")]
+    pub end_timestamp_ms: i64,
+    #[prost(message, repeated, tag = "3")]
+    pub matchers: Vec<LabelMatcher>,
+    #[prost(message, optional, tag = "4")]
+    pub hints: Option<ReadHints>,
+}
+
+/// `type`: 0 `=`, 1 `!=`, 2 `=~`, 3 `!~`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct LabelMatcher {
+    #[prost(int32, tag = "1")]
+    pub r#type: i32,
+    #[prost(string, tag = "2")]
+    pub name: String,
+    #[prost(string, tag = "3")]
+    pub value: String,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ReadHints {
+    #[prost(int64, tag = "1")]
+    pub step_ms: i64,
+    #[prost(string, tag = "2")]
+    pub func: String,
+    #[prost(int64, tag = "3")]
+    pub start_ms: i64,
+    #[prost(int64, tag = "4")]
+    pub end_ms: i64,
+    #[prost(string, repeated, tag = "5")]
+    pub grouping: Vec<String>,
+    #[prost(bool, tag = "6")]
+    pub by: bool,
+    #[prost(int64, tag = "7")]
+    pub range_ms: i64,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ReadResponse {
+    #[prost(message, repeated, tag = "1")]
+    pub results: Vec<QueryResult>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct QueryResult {
+    #[prost(message, repeated, tag = "1")]
+    pub timeseries: Vec<TimeSeries>,
+}

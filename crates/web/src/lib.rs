@@ -26,6 +26,7 @@ mod admin;
 mod exemplars;
 mod federate;
 mod query;
+mod read;
 mod selector;
 mod series;
 mod targets;
@@ -34,6 +35,7 @@ mod write;
 pub use admin::{HeadStats, Stat, TsdbAdmin, TsdbAdminError, TsdbStatus};
 pub use exemplars::ExemplarSource;
 pub use query::QueryHandle;
+pub use read::ReadLimits;
 pub use write::WriteTarget;
 
 /// A request to reload the configuration, answered with the outcome.
@@ -77,6 +79,8 @@ pub struct Handles {
     pub registry: Arc<Registry>,
     /// The config in force, as YAML with secrets hidden.
     pub config_yaml: Arc<std::sync::RwLock<String>>,
+    /// The remote-read flags; `None` answers 503.
+    pub remote_read: Option<ReadLimits>,
     /// Start time, reload status and retention for the runtime status.
     pub runtime: Option<RuntimeInfo>,
     /// The config's external labels, which `/federate` adds.
@@ -167,6 +171,7 @@ fn router(opts: Options, handles: Handles) -> Router {
         .route("/api/v1/labels", get(series::labels).post(series::labels))
         .route("/api/v1/label/{name}/values", get(series::label_values))
         .route("/api/v1/write", post(write::write).layer(axum::extract::DefaultBodyLimit::max(write::MAX_BODY)))
+        .route("/api/v1/read", post(read::read).layer(axum::extract::DefaultBodyLimit::max(write::MAX_BODY)))
         .route("/api/v1/targets", get(targets::targets))
         .route("/api/v1/targets/metadata", get(targets::targets_metadata))
         .route("/api/v1/metadata", get(targets::metadata))
@@ -464,6 +469,7 @@ mod tests {
             registry: Arc::new(Registry::default()),
             config_yaml: Arc::default(),
             external_labels: Arc::default(),
+            remote_read: None,
             runtime: None,
             scrape: None,
             query: None,

@@ -1,0 +1,204 @@
+//! The answering side of remote read (`POST /api/v1/read`): a snappy
+//! `ReadRequest` in, each query run against the local storage, a snappy
+//! `ReadResponse` of samples out, as Prometheus's read handler does it.
+//! External labels are treated as Prometheus treats them: an equality
+//! matcher on one with its value matches series without the label, and
+//! every series answered carries them (its own labels winning).
+
+use model::{Labels, MatchType, Matcher};
+use prost::Message;
+use storage::{Queryable, SelectHints, ValueType};
+
+use crate::prompb;
+
+/// The response types this server answers with: only `SAMPLES`.
+const SAMPLES: i32 = 0;
+
+/// Why a read request failed, and the status Prometheus answers with.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("snappy decode error: {0}")]
+    Snappy(String),
+    #[error("protobuf decode error: {0}")]
+    Protobuf(String),
+    #[error("{0}")]
+    Matcher(String),
+    #[error("server does not support any of the requested response types: {0:?}; supported: [SAMPLES]")]
+    ResponseType(Vec<i32>),
+    #[error("exceeded sample limit ({0})")]
+    SampleLimit(usize),
+    #[error("{0}")]
+    Storage(String),
+}
+
+impl ReadError {
+    /// 400 for what the client asked wrongly, 500 for storage failures.
+    pub fn is_client_error(&self) -> bool {
+        !matches!(self, ReadError::Storage(_))
+    }
+}
+
+/// Decodes a remote-read body: snappy block format around a `ReadRequest`.
+pub fn decode(body: &[u8]) -> Result<prompb::ReadRequest, ReadError> {
+    let raw = snap::raw::Decoder::new().decompress_vec(body).map_err(|e| ReadError::Snappy(e.to_string()))?;
+    prompb::ReadRequest::decode(raw.as_slice()).map_err(|e| ReadError::Protobuf(e.to_string()))
+}
+
+/// The response, snappy-compressed, for the body.
+pub fn encode(resp: &prompb::ReadResponse) -> Vec<u8> {
+    // Compressing a buffer in memory fails only for inputs past 4 GiB,
+    // which the sample limit keeps away; an empty body is then the answer.
+    snap::raw::Encoder::new().compress_vec(&resp.encode_to_vec()).unwrap_or_default()
+}
+
+/// Runs every query of the request. `external` are the external labels,
+/// sorted by name; `sample_limit` bounds the samples of the whole answer
+/// (0: no bound).
+pub fn execute(q: &dyn Queryable, req: &prompb::ReadRequest, external: &[(String, String)], sample_limit: usize) -> Result<prompb::ReadResponse, ReadError> {
+    if !req.accepted_response_types.is_empty() && !req.accepted_response_types.contains(&SAMPLES) {
+        return Err(ReadError::ResponseType(req.accepted_response_types.clone()));
+    }
+    let mut samples = 0usize;
+    let mut results = Vec::with_capacity(req.queries.len());
+    for query in &req.queries {
+        let matchers = matchers(&query.matchers, external)?;
+        let (start, end) = (query.start_timestamp_ms, query.end_timestamp_ms);
+        let querier = q.querier(start, end).map_err(|e| ReadError::Storage(e.to_string()))?;
+        let hints = query.hints.as_ref().map(|h| SelectHints {
+            start: h.start_ms,
+            end: h.end_ms,
+            step: h.step_ms,
+            func: Some(h.func.clone()).filter(|f| !f.is_empty()),
+            range: h.range_ms,
+        });
+        let mut set = querier.select(false, hints.as_ref(), &matchers);
+        let mut timeseries = Vec::new();
+        while let Some(series) = set.next() {
+            let mut points = Vec::new();
+            let mut it = series.iterator();
+            while it.next() == ValueType::Float {
+                let (t, v) = it.at();
+                if t >= start && t <= end {
+                    points.push(prompb::Sample { value: v, timestamp: t });
+                }
+            }
+            if let Some(e) = it.err() {
+                return Err(ReadError::Storage(e.to_string()));
+            }
+            samples += points.len();
+            if sample_limit > 0 && samples > sample_limit {
+                return Err(ReadError::SampleLimit(sample_limit));
+            }
+            if !points.is_empty() {
+                timeseries.push(prompb::TimeSeries { labels: with_external(series.labels(), external), samples: points, exemplars: Vec::new() });
+            }
+        }
+        if let Some(e) = set.err() {
+            return Err(ReadError::Storage(e.to_string()));
+        }
+        results.push(prompb::QueryResult { timeseries });
+    }
+    Ok(prompb::ReadResponse { results })
+}
+
+/// The query's matchers, an equality on an external label's own value
+/// turned into "has no such label", since the local series lack it.
+fn matchers(pb: &[prompb::LabelMatcher], external: &[(String, String)]) -> Result<Vec<Matcher>, ReadError> {
+    pb.iter()
+        .map(|m| {
+            let kind = match m.r#type {
+                0 => MatchType::Equal,
+                1 => MatchType::NotEqual,
+                2 => MatchType::Regexp,
+                3 => MatchType::NotRegexp,
+                t => return Err(ReadError::Matcher(format!("invalid matcher type {t}"))),
+            };
+            let ext = external.iter().find(|(k, _)| *k == m.name).map(|(_, v)| v.as_str());
+            let value = if kind == MatchType::Equal && ext == Some(m.value.as_str()) { "" } else { m.value.as_str() };
+            Matcher::new(kind, m.name.clone(), value).map_err(|e| ReadError::Matcher(e.to_string()))
+        })
+        .collect()
+}
+
+/// The series' labels with the external ones it lacks, sorted.
+fn with_external(labels: &Labels, external: &[(String, String)]) -> Vec<prompb::Label> {
+    let mut out: Vec<prompb::Label> = labels.iter().map(|l| prompb::Label { name: l.name.to_owned(), value: l.value.to_owned() }).collect();
+    for (k, v) in external {
+        if labels.get(k).is_empty() {
+            out.push(prompb::Label { name: k.clone(), value: v.clone() });
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use storage::Appendable;
+
+    fn storage() -> tsdb::head::HeadStorage {
+        let head = tsdb::head::Head::open(tsdb::head::HeadOptions::default(), tsdb::head::HeadMetrics::new(None)).unwrap();
+        let st = tsdb::head::HeadStorage(head);
+        let mut app = st.appender();
+        for (name, dc) in [("up", ""), ("up", "b"), ("load", "")] {
+            let mut l = vec![("__name__", name), ("job", "node")];
+            if !dc.is_empty() {
+                l.push(("dc", dc));
+            }
+            let labels = Labels::from_pairs(l);
+            for t in [1000, 2000, 3000] {
+                app.append(storage::SeriesRef::UNKNOWN, &labels, t, t as f64 / 1000.0).unwrap();
+            }
+        }
+        app.commit().unwrap();
+        st
+    }
+
+    fn eq(name: &str, value: &str) -> prompb::LabelMatcher {
+        prompb::LabelMatcher { r#type: 0, name: name.into(), value: value.into() }
+    }
+
+    fn query(start: i64, end: i64, matchers: Vec<prompb::LabelMatcher>) -> prompb::Query {
+        prompb::Query { start_timestamp_ms: start, end_timestamp_ms: end, matchers, hints: None }
+    }
+
+    #[test]
+    fn samples_in_range_with_the_external_labels() {
+        let st = storage();
+        let external = [("dc".to_owned(), "a".to_owned())];
+        // `dc="a"` is this server's own: it matches the series without dc.
+        let req = prompb::ReadRequest {
+            queries: vec![query(2000, 3000, vec![eq("__name__", "up"), eq("dc", "a")]), query(0, 5000, vec![eq("dc", "b")])],
+            accepted_response_types: vec![],
+        };
+        let body = snap::raw::Encoder::new().compress_vec(&req.encode_to_vec()).unwrap();
+        let resp = execute(&st, &decode(&body).unwrap(), &external, 0).unwrap();
+        let names = |ts: &prompb::TimeSeries| ts.labels.iter().map(|l| format!("{}={}", l.name, l.value)).collect::<Vec<_>>().join(",");
+        let first = &resp.results[0].timeseries;
+        assert_eq!(first.len(), 1);
+        assert_eq!(names(&first[0]), "__name__=up,dc=a,job=node");
+        assert_eq!(first[0].samples.iter().map(|s| s.timestamp).collect::<Vec<_>>(), [2000, 3000]);
+        let second = &resp.results[1].timeseries;
+        assert_eq!(names(&second[0]), "__name__=up,dc=b,job=node", "the series' own dc wins");
+        assert_eq!(second[0].samples.len(), 3);
+        let round = prompb::ReadResponse::decode(snap::raw::Decoder::new().decompress_vec(&encode(&resp)).unwrap().as_slice()).unwrap();
+        assert_eq!(round, resp);
+    }
+
+    #[test]
+    fn limits_and_response_types() {
+        let st = storage();
+        let all = prompb::ReadRequest { queries: vec![query(0, 5000, vec![eq("job", "node")])], accepted_response_types: vec![] };
+        let e = execute(&st, &all, &[], 8).unwrap_err();
+        assert_eq!(e.to_string(), "exceeded sample limit (8)");
+        assert!(e.is_client_error());
+        assert_eq!(execute(&st, &all, &[], 9).unwrap().results[0].timeseries.len(), 3);
+        let chunks_only = prompb::ReadRequest { accepted_response_types: vec![1], ..all.clone() };
+        assert!(execute(&st, &chunks_only, &[], 0).unwrap_err().to_string().starts_with("server does not support any of the requested response types"));
+        let either = prompb::ReadRequest { accepted_response_types: vec![1, 0], ..all };
+        assert!(execute(&st, &either, &[], 0).is_ok());
+        assert!(decode(b"not snappy").is_err());
+    }
+}
