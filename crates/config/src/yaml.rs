@@ -316,7 +316,7 @@ fn parse_int(v: &str) -> Option<i128> {
         return None;
     }
     // A sign after the base prefix is not a number in YAML (or Go).
-    if digits.len() > 2 && digits[2..].starts_with(['+', '-']) && matches!(&digits[..2], "0x" | "0b" | "0o") {
+    if ["0x", "0b", "0o"].iter().any(|p| digits.strip_prefix(p).is_some_and(|rest| rest.starts_with(['+', '-']))) {
         return None;
     }
     let n = if let Some(h) = digits.strip_prefix("0x") {
@@ -1148,6 +1148,15 @@ mod tests {
         items: Vec<String>,
         #[serde(rename = "$inline")]
         inner: Inner,
+    }
+
+    /// Found by the rulefmt fuzz target: a multi-byte character right
+    /// after a leading `0` must not be sliced through.
+    #[test]
+    fn integers_with_prefixes_and_odd_characters() {
+        assert_eq!(parse_int("0\u{510}"), None);
+        assert_eq!(parse_int("0x+1"), None);
+        assert_eq!((parse_int("0x1f"), parse_int("-0o17"), parse_int("010")), (Some(31), Some(-15), Some(8)));
     }
 
     #[test]

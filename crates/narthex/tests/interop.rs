@@ -243,6 +243,24 @@ fn query_exemplars_answers_as_prometheus_does() {
     }
 }
 
+/// A node exporter, and narthex scraping it every second with the external
+/// label `site="eu"`: the exporter and its port, narthex and its port, once
+/// narthex has scraped.
+fn narthex_scraping_node_exporter(dir: &Path) -> (Killed, u16, Killed, u16) {
+    let exporter_port = free_port();
+    let exporter = start_node_exporter(exporter_port);
+    let ours = free_port();
+    let cfg = dir.join("narthex.yml");
+    std::fs::write(
+        &cfg,
+        format!("global: {{scrape_interval: 1s, scrape_timeout: 1s, external_labels: {{site: eu}}}}\nscrape_configs:\n  - job_name: node\n    static_configs: [{{targets: ['127.0.0.1:{exporter_port}']}}]\n"),
+    )
+    .expect("write narthex's config");
+    let narthex = start_narthex(&cfg, ours, &dir.join("narthex-data"), &[]);
+    wait_for(ours, "/api/v1/query?query=up", "narthex never scraped the exporter", |b| b.contains(r#""job":"node""#));
+    (exporter, exporter_port, narthex, ours)
+}
+
 /// Real Prometheus federates from narthex: it scrapes narthex's
 /// `/federate` for the node exporter's series, which arrive with narthex's
 /// external label and their own job and instance (`honor_labels`).
@@ -250,17 +268,7 @@ fn query_exemplars_answers_as_prometheus_does() {
 #[ignore = "needs Debian's prometheus and node exporter; run by scripts/interop.sh"]
 fn prometheus_federates_from_narthex() {
     let dir = tempfile::tempdir().unwrap();
-    let exporter_port = free_port();
-    let _exporter = start_node_exporter(exporter_port);
-    let ours = free_port();
-    let cfg = dir.path().join("narthex.yml");
-    std::fs::write(
-        &cfg,
-        format!("global: {{scrape_interval: 1s, scrape_timeout: 1s, external_labels: {{site: eu}}}}\nscrape_configs:\n  - job_name: node\n    static_configs: [{{targets: ['127.0.0.1:{exporter_port}']}}]\n"),
-    )
-    .unwrap();
-    let _narthex = start_narthex(&cfg, ours, &dir.path().join("narthex-data"), &[]);
-    wait_for(ours, "/api/v1/query?query=up", "narthex never scraped the exporter", |b| b.contains(r#""job":"node""#));
+    let (_exporter, exporter_port, _narthex, ours) = narthex_scraping_node_exporter(dir.path());
     let theirs = free_port();
     let prom_cfg = dir.path().join("prometheus.yml");
     std::fs::write(
@@ -328,17 +336,7 @@ fn check_rules_agrees_with_promtool() {
 #[ignore = "needs Debian's prometheus and node exporter; run by scripts/interop.sh"]
 fn prometheus_remote_reads_from_narthex() {
     let dir = tempfile::tempdir().unwrap();
-    let exporter_port = free_port();
-    let _exporter = start_node_exporter(exporter_port);
-    let ours = free_port();
-    let cfg = dir.path().join("narthex.yml");
-    std::fs::write(
-        &cfg,
-        format!("global: {{scrape_interval: 1s, scrape_timeout: 1s, external_labels: {{site: eu}}}}\nscrape_configs:\n  - job_name: node\n    static_configs: [{{targets: ['127.0.0.1:{exporter_port}']}}]\n"),
-    )
-    .unwrap();
-    let _narthex = start_narthex(&cfg, ours, &dir.path().join("narthex-data"), &[]);
-    wait_for(ours, "/api/v1/query?query=up", "narthex never scraped the exporter", |b| b.contains(r#""job":"node""#));
+    let (_exporter, exporter_port, _narthex, ours) = narthex_scraping_node_exporter(dir.path());
     let theirs = free_port();
     let prom_cfg = dir.path().join("prometheus.yml");
     std::fs::write(&prom_cfg, format!("scrape_configs: []\nremote_read:\n  - url: http://127.0.0.1:{ours}/api/v1/read\n    read_recent: true\n")).unwrap();
