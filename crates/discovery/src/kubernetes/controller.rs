@@ -299,5 +299,11 @@ fn render<T: Target>(cache: &Cache, dirty: &Dirty) -> Vec<Group> {
             keys.extend(in_namespace(store, ns).map(|(k, _)| k));
         }
     }
-    keys.into_iter().map(|k| store.get(k).map_or_else(|| Group::empty(T::source_of(k)), |o| o.group(cache))).collect()
+    keys.into_iter()
+        .filter_map(|k| match store.get(k) {
+            None => Some(Group::empty(T::source_of(k))),
+            Some(o) if o.keeps_last_group() => None,
+            Some(o) => Some(o.group(cache)),
+        })
+        .collect()
 }

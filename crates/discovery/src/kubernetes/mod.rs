@@ -149,6 +149,12 @@ pub(crate) trait Target: Resource {
     /// no target (yet).
     fn group(&self, cache: &Cache) -> Group;
 
+    /// Whether the object, as it is, must send nothing, so that its last
+    /// group stays (a node without an address, as Prometheus keeps it).
+    fn keeps_last_group(&self) -> bool {
+        false
+    }
+
     /// The keys of the related objects of `kind` whose labels the object's
     /// group carries, so that a change to one of them re-sends the group.
     fn related(&self, _kind: Kind) -> Vec<Key> {

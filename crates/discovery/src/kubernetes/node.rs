@@ -56,6 +56,13 @@ struct KubeletEndpoint {
     port: i32,
 }
 
+impl Node {
+    /// The first address of the most preferred type.
+    fn address(&self) -> Option<&str> {
+        ADDRESS_PREFERENCE.iter().find_map(|t| self.status.addresses.iter().find(|a| a.kind == *t)).map(|a| a.address.as_str())
+    }
+}
+
 impl Resource for Node {
     const ROLE: &'static str = "node";
     const PATH: &'static str = "api/v1";
@@ -77,6 +84,10 @@ impl Resource for Node {
 }
 
 impl Target for Node {
+    fn keeps_last_group(&self) -> bool {
+        self.address().is_none()
+    }
+
     /// Nodes belong to no namespace.
     fn source_of(key: &Key) -> String {
         format!("node/{}", key.1)
@@ -92,8 +103,8 @@ impl Target for Node {
         for a in &self.status.addresses {
             by_type.entry(a.kind.as_str()).or_insert(a.address.as_str());
         }
-        let Some(addr) = ADDRESS_PREFERENCE.iter().find_map(|t| by_type.get(t)) else {
-            tracing::warn!(component = "discovery manager", discovery = "kubernetes", role = "node", node = %m.name, "Cannot get node address: host address unknown");
+        let Some(addr) = self.address() else {
+            tracing::warn!(component = "discovery manager", discovery = "kubernetes", role = "node", node = %m.name, err = "host address unknown", "No node address found");
             return super::group(Self::source_of(&self.key()), Vec::new(), labels);
         };
         let mut t = LabelMap::new();

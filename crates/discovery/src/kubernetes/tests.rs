@@ -495,3 +495,24 @@ async fn kubeconfig_exec_plugins_give_the_token() {
     let e = KubernetesDiscovery::new(&cfg, &env).unwrap_err();
     assert!(e.to_string().contains(r#"no Auth Provider found for name "oidc""#), "{e}");
 }
+
+/// A node that loses its addresses sends nothing: its last target stays,
+/// as in Prometheus, until it has an address again or is deleted.
+#[tokio::test]
+async fn a_node_without_addresses_keeps_its_last_target() {
+    let (url, f) = server(&[node_json("n1", "10.0.0.1")]).await;
+    let metrics = SdMetrics::default();
+    let d = discovery(&format!("role: node\napi_server: {url}\n"), &metrics);
+    let (tx, mut rx) = mpsc::channel(16);
+    let task = tokio::spawn(d.run(tx));
+    let mut v = View::default();
+    v.until(&mut rx, "the node", |g| address(g, "node/n1").is_some()).await;
+    let mut bare = node_json("n1", "x");
+    bare["status"]["addresses"] = json!([]);
+    f.push("MODIFIED", bare);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(rx.try_recv().is_err(), "nothing is sent for a node without addresses");
+    f.push("MODIFIED", node_json("n1", "10.0.0.3"));
+    v.until(&mut rx, "the node's new address", |g| address(g, "node/n1").as_deref() == Some("10.0.0.3:10250")).await;
+    task.abort();
+}
