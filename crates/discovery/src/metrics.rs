@@ -9,7 +9,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-type Labeled<M> = Family<Vec<(String, String)>, M>;
+pub(crate) type Labeled<M> = Family<Vec<(String, String)>, M>;
 
 /// The managers' metrics and the providers' own.
 #[derive(Debug, Clone, Default)]
@@ -31,6 +31,8 @@ pub struct SdMetrics {
     pub(crate) kubernetes_events: Labeled<Counter>,
     /// Lists and watches that failed.
     pub(crate) kubernetes_failures: Counter,
+    /// Requests to the Kubernetes API, by `status_code`.
+    pub(crate) kubernetes_http_requests: Labeled<Counter>,
 }
 
 pub(crate) fn name_label(name: &str) -> Vec<(String, String)> {
@@ -61,6 +63,11 @@ impl SdMetrics {
         r.register("prometheus_sd_consul_rpc_failures", "The number of Consul RPC call failures.", m.consul_rpc_failures.clone());
         r.register("prometheus_sd_kubernetes_events", "The number of Kubernetes events handled.", m.kubernetes_events.clone());
         r.register("prometheus_sd_kubernetes_failures", "The number of failed WATCH/LIST requests.", m.kubernetes_failures.clone());
+        r.register(
+            "prometheus_sd_kubernetes_http_request",
+            "Total number of HTTP requests to the Kubernetes API by status code.",
+            m.kubernetes_http_requests.clone(),
+        );
         // Prometheus shows every role and event at zero from the start.
         for role in ["endpointslice", "endpoints", "node", "pod", "service", "ingress"] {
             for event in ["add", "delete", "update"] {

@@ -66,6 +66,7 @@ fn kubernetes_pods_are_scraped_with_their_meta_labels() {
     let m = http_get(port, "/metrics").unwrap();
     assert!(m.contains(r#"prometheus_sd_kubernetes_events_total{event="add",role="pod"} 1"#), "{m}");
     assert!(m.contains("prometheus_sd_kubernetes_failures_total 0"), "{m}");
+    assert!(m.contains(r#"prometheus_sd_kubernetes_http_request_total{status_code="200"}"#), "{m}");
     assert!(m.contains(r#"prometheus_sd_failed_configs{name="scrape"} 0"#), "{m}");
 }
 

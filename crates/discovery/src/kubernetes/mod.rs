@@ -64,7 +64,7 @@ use namespace::Namespace;
 use node::Node;
 use pod::Pod;
 use service::Service;
-use transport::Transport;
+use transport::{CountRequests, Transport};
 use workload::{Job, ReplicaSet};
 
 /// Where a pod finds its service account's token, CA and namespace.
@@ -414,13 +414,15 @@ impl KubernetesDiscovery {
 
     /// The kube client; from a kubeconfig, retried until it can be built.
     async fn client(&self) -> kube::Client {
+        use tower_layer::Layer;
+        let counted = CountRequests(self.metrics.kubernetes_http_requests.clone());
         let kc = match &self.source {
-            Source::Transport(t) => return kube::Client::new(t.clone(), "default"),
+            Source::Transport(t) => return kube::Client::new(counted.layer(t.clone()), "default"),
             Source::Kubeconfig(kc) => kc,
         };
         loop {
             let built = match kube::Config::from_custom_kubeconfig((**kc).clone(), &KubeConfigOptions::default()).await {
-                Ok(cfg) => kube::Client::try_from(cfg).map_err(|e| e.to_string()),
+                Ok(cfg) => kube::client::ClientBuilder::try_from(cfg).map(|b| b.with_layer(&counted).build()).map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
             };
             match built {

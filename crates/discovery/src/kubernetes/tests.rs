@@ -224,6 +224,8 @@ async fn pods_appear_change_go_and_survive_failures() {
     v.until(&mut rx, "the pod gone while failing", |g| g["pod/default/a"].targets.is_empty()).await;
     assert!(address(&v.0, "pod/default/c").is_some());
 
+    let by_code = |code: &str| metrics.kubernetes_http_requests.get_or_create(&vec![("status_code".to_owned(), code.to_owned())]).get();
+    assert!(by_code("200") >= 2 && by_code("500") >= 1, "{} {}", by_code("200"), by_code("500"));
     let requests = f.inner.lock().unwrap().requests.clone();
     let has = |r: &str, parts: &[&str]| parts.iter().all(|p| r.contains(p));
     assert!(has(&requests[0], &["labelSelector=app%3Dweb", "fieldSelector=spec.nodeName%3Dn1"]) && !requests[0].contains("watch"), "{requests:?}");
@@ -480,6 +482,8 @@ async fn kubeconfig_exec_plugins_give_the_token() {
     f.inner.lock().unwrap().token = Some("t2".into());
     f.push("ADDED", pod_json("b", "10.0.0.2", 81));
     v.until(&mut rx, "a pod after the new token", |g| g.contains_key("pod/default/b")).await;
+    // kube's own client is counted too.
+    assert!(metrics.kubernetes_http_requests.get_or_create(&vec![("status_code".to_owned(), "200".to_owned())]).get() >= 1);
     task.abort();
 
     let cfg = std::fs::read_to_string(d.join("config")).unwrap();

@@ -1,7 +1,8 @@
 //! kube's requests sent through an `httpclient::Client`, so that a
 //! discovery with an `api_server` (or in the cluster) uses the HTTP client
 //! config Prometheus accepts there, OAuth2, proxies and credentials files
-//! included, which kube's own client settings cannot express.
+//! included, which kube's own client settings cannot express; and a layer
+//! that counts every client's requests by status code.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,6 +11,9 @@ use std::time::Duration;
 
 use http_body_util::BodyExt;
 use httpclient::{Client, ClientError};
+use prometheus_client::metrics::counter::Counter;
+
+use crate::metrics::Labeled;
 
 /// A list (or a watch's headers) that takes longer has failed.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -61,6 +65,53 @@ impl tower_service::Service<http::Request<kube::client::Body>> for Transport {
                 *r.body_mut() = Some(body.into());
             }
             Ok(this.client.execute(r).await?.into())
+        })
+    }
+}
+
+/// Counts the requests of the service it wraps in
+/// `prometheus_sd_kubernetes_http_request_total`, by status code
+/// (`<error>` when none came back), as client-go's metrics do.
+#[derive(Debug, Clone)]
+pub(crate) struct CountRequests(pub(crate) Labeled<Counter>);
+
+impl<S> tower_layer::Layer<S> for CountRequests {
+    type Service = Counted<S>;
+
+    fn layer(&self, inner: S) -> Counted<S> {
+        Counted { inner, requests: self.0.clone() }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Counted<S> {
+    inner: S,
+    requests: Labeled<Counter>,
+}
+
+impl<S, ReqBody, ResBody> tower_service::Service<http::Request<ReqBody>> for Counted<S>
+where
+    S: tower_service::Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ResBody: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<S::Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<ReqBody>) -> Self::Future {
+        let answer = self.inner.call(req);
+        let requests = self.requests.clone();
+        Box::pin(async move {
+            let r = answer.await;
+            let code = r.as_ref().map_or_else(|_| "<error>".to_owned(), |resp| resp.status().as_u16().to_string());
+            requests.get_or_create(&vec![("status_code".to_owned(), code)]).inc();
+            r
         })
     }
 }
