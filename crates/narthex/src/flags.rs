@@ -243,6 +243,10 @@ pub struct ServerFlags {
     /// Maximum overall number of samples to return via the remote read interface.
     #[arg(long = "storage.remote.read-sample-limit", default_value_t = 50_000_000)]
     pub storage_remote_read_sample_limit: u64,
+    /// Maximum number of bytes in a single frame for streaming remote read
+    /// response types before marshalling.
+    #[arg(long = "storage.remote.read-max-bytes-in-frame", default_value_t = 1_048_576)]
+    pub storage_remote_read_max_bytes_in_frame: u64,
     /// Maximum number of concurrent remote read calls.
     #[arg(long = "storage.remote.read-concurrent-limit", default_value_t = 10)]
     pub storage_remote_read_concurrent_limit: u64,

@@ -279,6 +279,7 @@ async fn serve(flags: &ServerFlags, matches: &clap::ArgMatches, mode: Mode, init
         }))),
         remote_read: Some(web::ReadLimits {
             sample_limit: usize::try_from(flags.storage_remote_read_sample_limit).unwrap_or(usize::MAX),
+            max_bytes_in_frame: usize::try_from(flags.storage_remote_read_max_bytes_in_frame).unwrap_or(usize::MAX),
             // 0 is no limit, as in Prometheus.
             concurrency: Arc::new(tokio::sync::Semaphore::new(match usize::try_from(flags.storage_remote_read_concurrent_limit).unwrap_or(usize::MAX) {
                 0 => tokio::sync::Semaphore::MAX_PERMITS,

@@ -1,6 +1,8 @@
 //! The answering side of remote read (`POST /api/v1/read`): a snappy
-//! `ReadRequest` in, each query run against the local storage, a snappy
-//! `ReadResponse` of samples out, as Prometheus's read handler does it.
+//! `ReadRequest` in, each query run against the local storage, and out
+//! either a snappy `ReadResponse` of samples or, when the client takes it
+//! first, the streamed answer: frames of XOR chunks, one series at most
+//! per frame, as Prometheus's read handler does it.
 //! External labels are treated as Prometheus treats them: an equality
 //! matcher on one with its value matches series without the label, and
 //! every series answered carries them (its own labels winning).
@@ -11,8 +13,37 @@ use storage::{Queryable, SelectHints, ValueType};
 
 use crate::prompb;
 
-/// The response types this server answers with: only `SAMPLES`.
+/// The response types, as the request names them.
 const SAMPLES: i32 = 0;
+const STREAMED_XOR_CHUNKS: i32 = 1;
+/// The XOR chunk encoding in a streamed answer.
+const XOR: i32 = 1;
+/// Samples per chunk, as Prometheus's head cuts them.
+const SAMPLES_PER_CHUNK: u16 = 120;
+/// The content type of a streamed answer.
+pub const STREAMED_CONTENT_TYPE: &str = "application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse";
+
+/// How to answer: the first type the client accepts that this server
+/// gives (samples when the client names none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseType {
+    Samples,
+    StreamedXorChunks,
+}
+
+pub fn negotiate(accepted: &[i32]) -> Result<ResponseType, ReadError> {
+    if accepted.is_empty() {
+        return Ok(ResponseType::Samples);
+    }
+    accepted
+        .iter()
+        .find_map(|&t| match t {
+            SAMPLES => Some(ResponseType::Samples),
+            STREAMED_XOR_CHUNKS => Some(ResponseType::StreamedXorChunks),
+            _ => None,
+        })
+        .ok_or_else(|| ReadError::ResponseType(accepted.to_vec()))
+}
 
 /// Why a read request failed, and the status Prometheus answers with.
 #[derive(Debug, thiserror::Error)]
@@ -23,7 +54,7 @@ pub enum ReadError {
     Protobuf(String),
     #[error("{0}")]
     Matcher(String),
-    #[error("server does not support any of the requested response types: {0:?}; supported: [SAMPLES]")]
+    #[error("server does not support any of the requested response types: {0:?}; supported: [SAMPLES STREAMED_XOR_CHUNKS]")]
     ResponseType(Vec<i32>),
     #[error("exceeded sample limit ({0})")]
     SampleLimit(usize),
@@ -55,9 +86,6 @@ pub fn encode(resp: &prompb::ReadResponse) -> Vec<u8> {
 /// sorted by name; `sample_limit` bounds the samples of the whole answer
 /// (0: no bound).
 pub fn execute(q: &dyn Queryable, req: &prompb::ReadRequest, external: &[(String, String)], sample_limit: usize) -> Result<prompb::ReadResponse, ReadError> {
-    if !req.accepted_response_types.is_empty() && !req.accepted_response_types.contains(&SAMPLES) {
-        return Err(ReadError::ResponseType(req.accepted_response_types.clone()));
-    }
     let mut samples = 0usize;
     let mut results = Vec::with_capacity(req.queries.len());
     for query in &req.queries {
@@ -99,6 +127,80 @@ pub fn execute(q: &dyn Queryable, req: &prompb::ReadRequest, external: &[(String
         results.push(prompb::QueryResult { timeseries });
     }
     Ok(prompb::ReadResponse { results })
+}
+
+/// The streamed answer to every query: frames of
+/// `uvarint(length) crc32c(data) data`, each a `ChunkedReadResponse` with
+/// one series (or the next part of one: a series is cut into several frames
+/// once its chunks pass `max_bytes_in_frame`).
+pub fn execute_streamed(q: &dyn Queryable, req: &prompb::ReadRequest, external: &[(String, String)], max_bytes_in_frame: usize) -> Result<Vec<u8>, ReadError> {
+    let mut out = Vec::new();
+    for (index, query) in req.queries.iter().enumerate() {
+        let matchers = matchers(&query.matchers, external)?;
+        let (start, end) = (query.start_timestamp_ms, query.end_timestamp_ms);
+        let querier = q.querier(start, end).map_err(|e| ReadError::Storage(e.to_string()))?;
+        let mut set = querier.select(true, None, &matchers);
+        while let Some(series) = set.next() {
+            let labels = with_external(series.labels(), external);
+            let chunks = xor_chunks(series.iterator(), start, end)?;
+            let room = max_bytes_in_frame as i64 - labels.iter().map(|l| l.encoded_len() as i64).sum::<i64>();
+            let mut frame: Vec<prompb::Chunk> = Vec::new();
+            let mut left = room;
+            let mut chunks = chunks.into_iter().peekable();
+            while let Some(c) = chunks.next() {
+                left -= c.encoded_len() as i64;
+                frame.push(c);
+                // A frame may pass the limit by up to one chunk.
+                if left > 0 && chunks.peek().is_some() {
+                    continue;
+                }
+                let resp = prompb::ChunkedReadResponse {
+                    chunked_series: vec![prompb::ChunkedSeries { labels: labels.clone(), chunks: std::mem::take(&mut frame) }],
+                    query_index: index as i64,
+                };
+                write_frame(&mut out, &resp.encode_to_vec());
+                left = room;
+            }
+        }
+        if let Some(e) = set.err() {
+            return Err(ReadError::Storage(e.to_string()));
+        }
+    }
+    Ok(out)
+}
+
+/// The series' samples within `[start, end]` as XOR chunks of at most 120
+/// samples.
+fn xor_chunks(mut it: Box<dyn storage::SampleIterator + '_>, start: i64, end: i64) -> Result<Vec<prompb::Chunk>, ReadError> {
+    let mut chunks = Vec::new();
+    let mut cur: Option<(tsdb::chunkenc::XorChunk, i64, i64)> = None;
+    while it.next() == ValueType::Float {
+        let (t, v) = it.at();
+        if t < start || t > end {
+            continue;
+        }
+        let (c, _, max) = cur.get_or_insert_with(|| (tsdb::chunkenc::XorChunk::new(), t, t));
+        c.append(t, v);
+        *max = t;
+        if c.num_samples() >= SAMPLES_PER_CHUNK
+            && let Some((c, min, max)) = cur.take()
+        {
+            chunks.push(prompb::Chunk { min_time_ms: min, max_time_ms: max, r#type: XOR, data: c.into_bytes() });
+        }
+    }
+    if let Some(e) = it.err() {
+        return Err(ReadError::Storage(e.to_string()));
+    }
+    if let Some((c, min, max)) = cur {
+        chunks.push(prompb::Chunk { min_time_ms: min, max_time_ms: max, r#type: XOR, data: c.into_bytes() });
+    }
+    Ok(chunks)
+}
+
+fn write_frame(out: &mut Vec<u8>, data: &[u8]) {
+    prost::encoding::encode_varint(data.len() as u64, out);
+    out.extend_from_slice(&crc32c::crc32c(data).to_be_bytes());
+    out.extend_from_slice(data);
 }
 
 /// The query's matchers, an equality on an external label's own value
@@ -195,10 +297,64 @@ mod tests {
         assert_eq!(e.to_string(), "exceeded sample limit (8)");
         assert!(e.is_client_error());
         assert_eq!(execute(&st, &all, &[], 9).unwrap().results[0].timeseries.len(), 3);
-        let chunks_only = prompb::ReadRequest { accepted_response_types: vec![1], ..all.clone() };
-        assert!(execute(&st, &chunks_only, &[], 0).unwrap_err().to_string().starts_with("server does not support any of the requested response types"));
-        let either = prompb::ReadRequest { accepted_response_types: vec![1, 0], ..all };
-        assert!(execute(&st, &either, &[], 0).is_ok());
+        assert_eq!(negotiate(&[]).unwrap(), ResponseType::Samples);
+        assert_eq!(negotiate(&[1, 0]).unwrap(), ResponseType::StreamedXorChunks);
+        assert_eq!(negotiate(&[7, 0]).unwrap(), ResponseType::Samples);
+        assert!(negotiate(&[7]).unwrap_err().to_string().starts_with("server does not support any of the requested response types"));
         assert!(decode(b"not snappy").is_err());
+    }
+
+    /// Reads the frames back: checksums, query indexes, series and the
+    /// samples in their chunks.
+    fn frames(mut body: &[u8]) -> Vec<prompb::ChunkedReadResponse> {
+        let mut out = Vec::new();
+        while !body.is_empty() {
+            let len = prost::encoding::decode_varint(&mut body).unwrap() as usize;
+            let (crc, rest) = body.split_at(4);
+            let (data, rest) = rest.split_at(len);
+            assert_eq!(crc32c::crc32c(data).to_be_bytes(), crc);
+            out.push(prompb::ChunkedReadResponse::decode(data).unwrap());
+            body = rest;
+        }
+        out
+    }
+
+    fn samples_of(c: &prompb::Chunk) -> Vec<(i64, f64)> {
+        let chunk = tsdb::chunkenc::XorChunk::from_bytes(c.data.clone()).unwrap();
+        let mut it = chunk.iter();
+        let mut out = Vec::new();
+        while storage::SampleIterator::next(&mut it) == ValueType::Float {
+            out.push(storage::SampleIterator::at(&it));
+        }
+        out
+    }
+
+    #[test]
+    fn streamed_chunks_in_frames() {
+        let head = tsdb::head::Head::open(tsdb::head::HeadOptions::default(), tsdb::head::HeadMetrics::new(None)).unwrap();
+        let st = tsdb::head::HeadStorage(head);
+        let mut app = st.appender();
+        let labels = Labels::from_pairs([("__name__", "long"), ("job", "x")]);
+        for i in 0..300 {
+            app.append(storage::SeriesRef::UNKNOWN, &labels, i * 1000, i as f64).unwrap();
+        }
+        app.commit().unwrap();
+        let req = prompb::ReadRequest {
+            queries: vec![query(0, 1_000_000, vec![eq("__name__", "nothing")]), query(10_000, 299_000, vec![eq("job", "x")])],
+            accepted_response_types: vec![STREAMED_XOR_CHUNKS],
+        };
+        let external = [("site".to_owned(), "eu".to_owned())];
+        let one = frames(&execute_streamed(&st, &req, &external, 1 << 20).unwrap());
+        assert_eq!(one.len(), 1, "one series, one frame");
+        assert_eq!(one[0].query_index, 1);
+        let series = &one[0].chunked_series[0];
+        assert_eq!(series.labels.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(), ["__name__", "job", "site"]);
+        let sizes: Vec<usize> = series.chunks.iter().map(|c| samples_of(c).len()).collect();
+        assert_eq!(sizes, [120, 120, 50]);
+        let first = samples_of(&series.chunks[0]);
+        assert_eq!((first[0], series.chunks[0].min_time_ms, series.chunks[0].max_time_ms), ((10_000, 10.0), 10_000, 129_000));
+        // A small frame limit cuts the series after each chunk.
+        let cut = frames(&execute_streamed(&st, &req, &external, 64).unwrap());
+        assert_eq!(cut.iter().map(|f| f.chunked_series[0].chunks.len()).collect::<Vec<_>>(), [1, 1, 1]);
     }
 }

@@ -1,6 +1,7 @@
-//! `POST /api/v1/read`: remote read, answered with samples from the local
-//! storage, as Prometheus answers it (always on, bounded by
-//! `--storage.remote.read-sample-limit` and
+//! `POST /api/v1/read`: remote read, answered from the local storage with
+//! samples or streamed XOR chunks, as Prometheus answers it (always on,
+//! bounded by `--storage.remote.read-sample-limit` for samples,
+//! `--storage.remote.read-max-bytes-in-frame` for frames and
 //! `--storage.remote.read-concurrent-limit`).
 
 use std::sync::Arc;
@@ -10,6 +11,8 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use remote::read::ResponseType;
+
 use crate::AppState;
 
 /// The remote-read flags.
@@ -17,6 +20,8 @@ use crate::AppState;
 pub struct ReadLimits {
     /// Samples per request; 0 is no limit.
     pub sample_limit: usize,
+    /// The size past which a streamed series is cut into another frame.
+    pub max_bytes_in_frame: usize,
     /// Requests served at once; the rest wait.
     pub concurrency: Arc<tokio::sync::Semaphore>,
 }
@@ -31,15 +36,26 @@ pub(crate) async fn read(State(s): State<Arc<AppState>>, body: Bytes) -> Respons
     let external: Vec<(String, String)> = s.handles.external_labels.read().map(|l| l.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
     let result = tokio::task::spawn_blocking(move || {
         let req = remote::read::decode(&body)?;
-        remote::read::execute(h.queryable.as_ref(), &req, &external, limits.sample_limit)
+        match remote::read::negotiate(&req.accepted_response_types)? {
+            ResponseType::Samples => {
+                remote::read::execute(h.queryable.as_ref(), &req, &external, limits.sample_limit).map(|r| (ResponseType::Samples, remote::read::encode(&r)))
+            }
+            ResponseType::StreamedXorChunks => {
+                remote::read::execute_streamed(h.queryable.as_ref(), &req, &external, limits.max_bytes_in_frame).map(|b| (ResponseType::StreamedXorChunks, b))
+            }
+        }
     })
     .await;
     match result {
-        Ok(Ok(resp)) => {
-            let mut r = remote::read::encode(&resp).into_response();
+        Ok(Ok((kind, body))) => {
+            let mut r = body.into_response();
             let hs = r.headers_mut();
-            hs.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-protobuf"));
-            hs.insert(header::CONTENT_ENCODING, HeaderValue::from_static("snappy"));
+            if kind == ResponseType::Samples {
+                hs.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-protobuf"));
+                hs.insert(header::CONTENT_ENCODING, HeaderValue::from_static("snappy"));
+            } else {
+                hs.insert(header::CONTENT_TYPE, HeaderValue::from_static(remote::read::STREAMED_CONTENT_TYPE));
+            }
             r
         }
         Ok(Err(e)) if e.is_client_error() => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
