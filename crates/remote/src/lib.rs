@@ -29,6 +29,15 @@ pub enum WriteError {
     Storage(#[from] StorageError),
 }
 
+/// The most a snappy body may claim to decode to: the header is the
+/// sender's word, and trusting it would let a few bytes ask for 4 GiB.
+const MAX_DECODED_LEN: usize = 256 << 20;
+
+fn check_decoded_len(body: &[u8]) -> Result<(), String> {
+    let n = snap::raw::decompress_len(body).map_err(|e| e.to_string())?;
+    if n > MAX_DECODED_LEN { Err(format!("decoded length {n} is over the limit of {MAX_DECODED_LEN} bytes")) } else { Ok(()) }
+}
+
 /// What a request added.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WriteStats {
@@ -39,6 +48,7 @@ pub struct WriteStats {
 /// Decodes a remote-write 1.0 body: snappy block format around a
 /// `WriteRequest` protobuf.
 pub fn decode(body: &[u8]) -> Result<prompb::WriteRequest, WriteError> {
+    check_decoded_len(body).map_err(WriteError::Snappy)?;
     let raw = snap::raw::Decoder::new().decompress_vec(body).map_err(|e| WriteError::Snappy(e.to_string()))?;
     prompb::WriteRequest::decode(raw.as_slice()).map_err(|e| WriteError::Protobuf(e.to_string()))
 }

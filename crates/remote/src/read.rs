@@ -71,6 +71,7 @@ impl ReadError {
 
 /// Decodes a remote-read body: snappy block format around a `ReadRequest`.
 pub fn decode(body: &[u8]) -> Result<prompb::ReadRequest, ReadError> {
+    crate::check_decoded_len(body).map_err(ReadError::Snappy)?;
     let raw = snap::raw::Decoder::new().decompress_vec(body).map_err(|e| ReadError::Snappy(e.to_string()))?;
     prompb::ReadRequest::decode(raw.as_slice()).map_err(|e| ReadError::Protobuf(e.to_string()))
 }
@@ -83,12 +84,13 @@ pub fn encode(resp: &prompb::ReadResponse) -> Vec<u8> {
 }
 
 /// Runs every query of the request. `external` are the external labels,
-/// sorted by name; `sample_limit` bounds the samples of the whole answer
-/// (0: no bound).
+/// sorted by name; `sample_limit` bounds the samples of each query's
+/// answer (0: no bound).
 pub fn execute(q: &dyn Queryable, req: &prompb::ReadRequest, external: &[(String, String)], sample_limit: usize) -> Result<prompb::ReadResponse, ReadError> {
-    let mut samples = 0usize;
     let mut results = Vec::with_capacity(req.queries.len());
     for query in &req.queries {
+        // The limit is per query, as in Prometheus.
+        let mut samples = 0usize;
         let matchers = matchers(&query.matchers, external)?;
         let (start, end) = (query.start_timestamp_ms, query.end_timestamp_ms);
         let querier = q.querier(start, end).map_err(|e| ReadError::Storage(e.to_string()))?;
@@ -293,6 +295,14 @@ mod tests {
     fn limits_and_response_types() {
         let st = storage();
         let all = prompb::ReadRequest { queries: vec![query(0, 5000, vec![eq("job", "node")])], accepted_response_types: vec![] };
+        // The limit is per query: two queries of 9 samples pass a limit of 9.
+        let twice = prompb::ReadRequest { queries: vec![all.queries[0].clone(), all.queries[0].clone()], accepted_response_types: vec![] };
+        assert_eq!(execute(&st, &twice, &[], 9).unwrap().results.len(), 2);
+        // A body whose header claims gigabytes is refused before decoding.
+        let mut bomb = Vec::new();
+        prost::encoding::encode_varint(3 << 30, &mut bomb);
+        bomb.push(0);
+        assert!(decode(&bomb).unwrap_err().to_string().contains("over the limit"));
         let e = execute(&st, &all, &[], 8).unwrap_err();
         assert_eq!(e.to_string(), "exceeded sample limit (8)");
         assert!(e.is_client_error());

@@ -90,12 +90,9 @@ impl RuleGroups {
             if !seen.insert(g.name.as_str()) {
                 errs.push(format!("groupname: {:?} is repeated in the same file", g.name));
             }
-            for (k, v) in &g.labels {
+            for k in g.labels.keys() {
                 if !scheme.is_valid_label_name(k) || k == "__name__" {
                     errs.push(format!("group {:?}: invalid label name: {k}", g.name));
-                }
-                if v.is_empty() {
-                    errs.push(format!("group {:?}: invalid label value: {v}", g.name));
                 }
             }
             for (i, r) in g.rules.iter().enumerate() {
@@ -112,13 +109,18 @@ impl RuleGroups {
     /// Rules repeated in the file (same name, same labels, in any group),
     /// each such name and labels once and in order, as promtool's
     /// duplicate-rules lint finds them.
-    pub fn duplicates(&self) -> Vec<(&str, &BTreeMap<String, String>)> {
-        let mut all: Vec<(&str, &BTreeMap<String, String>)> = self.groups.iter().flat_map(|g| g.rules.iter().map(|r| (r.name(), &r.labels))).collect();
+    pub fn duplicates(&self) -> Vec<(&str, BTreeMap<String, String>)> {
+        // A rule's labels are its group's with its own over them.
+        let mut all: Vec<(&str, BTreeMap<String, String>)> = self
+            .groups
+            .iter()
+            .flat_map(|g| g.rules.iter().map(move |r| (r.name(), g.labels.iter().chain(&r.labels).map(|(k, v)| (k.clone(), v.clone())).collect())))
+            .collect();
         all.sort();
-        let mut out: Vec<(&str, &BTreeMap<String, String>)> = Vec::new();
+        let mut out: Vec<(&str, BTreeMap<String, String>)> = Vec::new();
         for pair in all.windows(2) {
             if pair[0] == pair[1] && out.last() != Some(&pair[1]) {
-                out.push(pair[1]);
+                out.push(pair[1].clone());
             }
         }
         out
@@ -190,6 +192,20 @@ mod tests {
         assert_eq!(group.rules[0].name(), "job:up:sum");
         assert_eq!(group.rules[1].for_.to_string(), "5m");
         assert_eq!(parse("# nothing yet\n", ValidationScheme::Utf8).unwrap().groups.len(), 0);
+        // An empty label value is valid (it removes the label).
+        assert!(parse("groups:\n- name: g\n  labels: {team: ''}\n  rules: []\n", ValidationScheme::Utf8).is_ok());
+    }
+
+    #[test]
+    fn duplicates_count_group_labels() {
+        let g = parse(
+            "groups:\n- name: a\n  labels: {team: x}\n  rules: [{record: r, expr: up}]\n- name: b\n  rules: [{record: r, expr: up, labels: {team: x}}, {record: r, expr: up}]\n",
+            ValidationScheme::Utf8,
+        )
+        .unwrap();
+        let d = g.duplicates();
+        assert_eq!(d.len(), 1);
+        assert_eq!((d[0].0, d[0].1.get("team").map(String::as_str)), ("r", Some("x")));
     }
 
     #[test]

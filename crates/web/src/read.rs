@@ -30,11 +30,14 @@ pub(crate) async fn read(State(s): State<Arc<AppState>>, body: Bytes) -> Respons
     let (Some(h), Some(limits)) = (s.handles.query.clone(), s.handles.remote_read.clone()) else {
         return (StatusCode::SERVICE_UNAVAILABLE, "storage not available").into_response();
     };
-    let Ok(_permit) = limits.concurrency.acquire_owned().await else {
+    // Held by the reading task, so that a client that goes away does not
+    // free its slot while the read still runs.
+    let Ok(permit) = limits.concurrency.clone().acquire_owned().await else {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
     };
     let external: Vec<(String, String)> = s.handles.external_labels.read().map(|l| l.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
     let result = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         let req = remote::read::decode(&body)?;
         match remote::read::negotiate(&req.accepted_response_types)? {
             ResponseType::Samples => {

@@ -167,9 +167,14 @@ impl<'a> PodPorts<'a> {
         };
         t.extend(pod.pod_labels_with(cache));
         let Some(port) = port else { return };
+        // The first port of a container that matches; when several
+        // containers match, the last one's labels stay, as in Prometheus.
+        // Container names are unique within a pod.
+        let mut matched: Option<&str> = None;
         for (c, init, cport) in pod.container_ports() {
-            if i32::from(cport.container_port) == port {
+            if i32::from(cport.container_port) == port && matched != Some(c.name()) {
                 t.extend(pod.container_labels(c, init, cport, false));
+                matched = Some(c.name());
             }
         }
         self.seen[i].1.push(port);
@@ -305,6 +310,18 @@ pub(crate) mod tests {
         assert!(g.labels.get("__meta_kubernetes_service_name").is_empty());
         assert_eq!(g.targets.len(), 2);
         assert!(g.targets[0].get("__meta_kubernetes_pod_name").is_empty());
+    }
+
+    /// CoreDNS declares port 53 twice in one container (UDP `dns`, TCP
+    /// `dns-tcp`): the first one names the target.
+    #[test]
+    fn the_first_matching_port_of_a_container_counts() {
+        let mut pod = pod_json("web-1", "10.1.2.3", 8080);
+        pod["spec"]["containers"] = serde_json::json!([{"name": "coredns", "image": "c:1", "ports": [
+            {"name": "dns", "containerPort": 8080, "protocol": "UDP"}, {"name": "dns-tcp", "containerPort": 8080, "protocol": "TCP"}]}]);
+        let cache = cache_with(&[(Kind::Pod, pod)]);
+        let g = serde_json::from_value::<Endpoints>(endpoints_json("10.1.2.3")).unwrap().group(&cache);
+        assert_eq!(g.targets[0].get("__meta_kubernetes_pod_container_port_name"), "dns");
     }
 
     #[test]

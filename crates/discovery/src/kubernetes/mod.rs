@@ -279,10 +279,12 @@ impl Watcher {
                     Event::Applied(obj)
                 }
                 Ok(watcher::Event::Delete(o)) => {
-                    let Some(obj) = self.decode::<R>(o) else { continue };
-                    self.known.remove(&obj.key());
+                    // Only the key matters, so an object that does not
+                    // decode is still deleted.
+                    let key = (o.metadata.namespace.clone().unwrap_or_default(), o.metadata.name.clone().unwrap_or_default());
+                    self.known.remove(&key);
                     self.event(R::ROLE, "delete");
-                    Event::Deleted(obj.key())
+                    Event::Deleted(key)
                 }
                 Err(e) => {
                     // An expired watch only means a new list.
@@ -301,15 +303,33 @@ impl Watcher {
     }
 
     /// The fields of an object that matter; an object that does not fit
-    /// them is left out, as it could not give a target.
+    /// them is left out, as it could not give a target. Go's API server
+    /// writes empty lists without `omitempty` as `null`: a null reads as
+    /// an absent field, which the structs default.
     fn decode<R: Resource>(&self, o: DynamicObject) -> Option<R> {
-        match serde_json::to_value(&o).and_then(serde_json::from_value) {
+        let decoded = serde_json::to_value(&o).and_then(|mut v| {
+            strip_nulls(&mut v);
+            serde_json::from_value(v)
+        });
+        match decoded {
             Ok(obj) => Some(obj),
             Err(e) => {
                 tracing::warn!(component = "discovery manager", discovery = "kubernetes", role = R::ROLE, err = %e, "Cannot decode object");
                 None
             }
         }
+    }
+}
+
+/// Removes every object member whose value is null, at any depth.
+fn strip_nulls(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(m) => {
+            m.retain(|_, x| !x.is_null());
+            m.values_mut().for_each(strip_nulls);
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(strip_nulls),
+        _ => {}
     }
 }
 

@@ -39,6 +39,12 @@ pub(crate) struct Container {
     ports: Vec<ContainerPort>,
 }
 
+impl Container {
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub(crate) struct ContainerPort {
@@ -98,8 +104,13 @@ impl Resource for Pod {
     /// An endpoint's target carries the pod's labels and its container
     /// ports.
     fn same_for_users(&self, other: &Self) -> bool {
-        self.pod_labels() == other.pod_labels()
-            && self.container_ports().map(|(_, _, p)| p.container_port).eq(other.container_ports().map(|(_, _, p)| p.container_port))
+        // Containers and ports with everything their labels show.
+        let ports = |p: &Pod| {
+            p.container_ports()
+                .map(|(c, init, port)| (c.name.clone(), c.image.clone(), init, port.name.clone(), port.container_port, port.protocol.clone()))
+                .collect::<Vec<_>>()
+        };
+        self.pod_labels() == other.pod_labels() && ports(self) == ports(other)
     }
 }
 

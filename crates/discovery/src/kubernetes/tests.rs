@@ -520,3 +520,14 @@ async fn a_node_without_addresses_keeps_its_last_target() {
     v.until(&mut rx, "the node's new address", |g| address(g, "node/n1").as_deref() == Some("10.0.0.3:10250")).await;
     task.abort();
 }
+
+/// Go writes lists without `omitempty` as null: an endpoint slice scaled to
+/// nothing arrives with `"endpoints": null`.
+#[test]
+fn nulls_read_as_absent_fields() {
+    let mut v = json!({"metadata": {"name": "s", "namespace": "default", "labels": null}, "addressType": "IPv4", "endpoints": null, "ports": null});
+    assert!(serde_json::from_value::<EndpointSlice>(v.clone()).is_err());
+    strip_nulls(&mut v);
+    let slice: EndpointSlice = serde_json::from_value(v).unwrap();
+    assert!(slice.group(&Cache::default()).targets.is_empty());
+}
