@@ -25,7 +25,23 @@ fn post(port: u16, req: &prompb::ReadRequest) -> (u16, String, Vec<u8>) {
     let head = String::from_utf8_lossy(&buf[..split]).to_lowercase();
     let code = head.split_whitespace().nth(1).unwrap().parse().unwrap();
     let content_type = head.lines().find_map(|l| l.strip_prefix("content-type: ")).unwrap_or_default().to_owned();
-    (code, content_type, buf[split + 4..].to_vec())
+    let body = buf[split + 4..].to_vec();
+    // The streamed answer comes in HTTP chunks, as its frames are made.
+    let body = if head.contains("transfer-encoding: chunked") { dechunk(&body) } else { body };
+    (code, content_type, body)
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let eol = b.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size = usize::from_str_radix(std::str::from_utf8(&b[..eol]).unwrap().trim(), 16).unwrap();
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
+        b = &b[eol + 2 + size + 2..];
+    }
 }
 
 #[test]

@@ -131,12 +131,29 @@ pub fn execute(q: &dyn Queryable, req: &prompb::ReadRequest, external: &[(String
     Ok(prompb::ReadResponse { results })
 }
 
-/// The streamed answer to every query: frames of
-/// `uvarint(length) crc32c(data) data`, each a `ChunkedReadResponse` with
-/// one series (or the next part of one: a series is cut into several frames
-/// once its chunks pass `max_bytes_in_frame`).
+/// The streamed answer to every query, whole: see [`stream`].
 pub fn execute_streamed(q: &dyn Queryable, req: &prompb::ReadRequest, external: &[(String, String)], max_bytes_in_frame: usize) -> Result<Vec<u8>, ReadError> {
     let mut out = Vec::new();
+    stream(q, req, external, max_bytes_in_frame, &mut |frame| {
+        out.extend_from_slice(&frame);
+        true
+    })?;
+    Ok(out)
+}
+
+/// The streamed answer to every query, handed to `emit` frame by frame so
+/// that the caller can send each as it comes: `uvarint(length)
+/// crc32c(data) data`, each a `ChunkedReadResponse` with one series (or the
+/// next part of one: a series is cut into several frames once its chunks
+/// pass `max_bytes_in_frame`). Stops early when `emit` returns false (the
+/// client went away).
+pub fn stream(
+    q: &dyn Queryable,
+    req: &prompb::ReadRequest,
+    external: &[(String, String)],
+    max_bytes_in_frame: usize,
+    emit: &mut dyn FnMut(Vec<u8>) -> bool,
+) -> Result<(), ReadError> {
     for (index, query) in req.queries.iter().enumerate() {
         let matchers = matchers(&query.matchers, external)?;
         let (start, end) = (query.start_timestamp_ms, query.end_timestamp_ms);
@@ -160,7 +177,11 @@ pub fn execute_streamed(q: &dyn Queryable, req: &prompb::ReadRequest, external: 
                     chunked_series: vec![prompb::ChunkedSeries { labels: labels.clone(), chunks: std::mem::take(&mut frame) }],
                     query_index: index as i64,
                 };
+                let mut out = Vec::new();
                 write_frame(&mut out, &resp.encode_to_vec());
+                if !emit(out) {
+                    return Ok(());
+                }
                 left = room;
             }
         }
@@ -168,7 +189,7 @@ pub fn execute_streamed(q: &dyn Queryable, req: &prompb::ReadRequest, external: 
             return Err(ReadError::Storage(e.to_string()));
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The series' samples within `[start, end]` as XOR chunks of at most 120

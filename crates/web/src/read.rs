@@ -36,33 +36,57 @@ pub(crate) async fn read(State(s): State<Arc<AppState>>, body: Bytes) -> Respons
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
     };
     let external: Vec<(String, String)> = s.handles.external_labels.read().map(|l| l.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
+    let decoded =
+        tokio::task::spawn_blocking(move || remote::read::decode(&body).and_then(|req| Ok((remote::read::negotiate(&req.accepted_response_types)?, req))))
+            .await;
+    let (kind, req) = match decoded {
+        Ok(Ok(d)) => d,
+        Ok(Err(e)) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    };
+    if kind == ResponseType::StreamedXorChunks {
+        return streamed(h, req, external, limits.max_bytes_in_frame, permit);
+    }
     let result = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        let req = remote::read::decode(&body)?;
-        match remote::read::negotiate(&req.accepted_response_types)? {
-            ResponseType::Samples => {
-                remote::read::execute(h.queryable.as_ref(), &req, &external, limits.sample_limit).map(|r| (ResponseType::Samples, remote::read::encode(&r)))
-            }
-            ResponseType::StreamedXorChunks => {
-                remote::read::execute_streamed(h.queryable.as_ref(), &req, &external, limits.max_bytes_in_frame).map(|b| (ResponseType::StreamedXorChunks, b))
-            }
-        }
+        remote::read::execute(h.queryable.as_ref(), &req, &external, limits.sample_limit)
     })
     .await;
     match result {
-        Ok(Ok((kind, body))) => {
-            let mut r = body.into_response();
+        Ok(Ok(resp)) => {
+            let mut r = remote::read::encode(&resp).into_response();
             let hs = r.headers_mut();
-            if kind == ResponseType::Samples {
-                hs.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-protobuf"));
-                hs.insert(header::CONTENT_ENCODING, HeaderValue::from_static("snappy"));
-            } else {
-                hs.insert(header::CONTENT_TYPE, HeaderValue::from_static(remote::read::STREAMED_CONTENT_TYPE));
-            }
+            hs.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-protobuf"));
+            hs.insert(header::CONTENT_ENCODING, HeaderValue::from_static("snappy"));
             r
         }
         Ok(Err(e)) if e.is_client_error() => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
         Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
+}
+
+/// Sends the frames as the reading task makes them, a few at a time, so
+/// that a large read never sits whole in memory. A failure after the
+/// first frame can only end the answer early, as in Prometheus.
+fn streamed(
+    h: crate::QueryHandle,
+    req: remote::prompb::ReadRequest,
+    external: Vec<(String, String)>,
+    max: usize,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) -> Response {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let r = remote::read::stream(h.queryable.as_ref(), &req, &external, max, &mut |frame| tx.blocking_send(Ok(Bytes::from(frame))).is_ok());
+        if let Err(e) = r {
+            tracing::warn!(component = "web", err = %e, "Streamed remote read failed");
+            let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+        }
+    });
+    let frames = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (f, rx)) });
+    let mut r = axum::body::Body::from_stream(frames).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(remote::read::STREAMED_CONTENT_TYPE));
+    r
 }
