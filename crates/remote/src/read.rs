@@ -91,9 +91,8 @@ pub fn execute(q: &dyn Queryable, req: &prompb::ReadRequest, external: &[(String
     for query in &req.queries {
         // The limit is per query, as in Prometheus.
         let mut samples = 0usize;
-        let matchers = matchers(&query.matchers, external)?;
+        let (matchers, querier) = open(q, query, external)?;
         let (start, end) = (query.start_timestamp_ms, query.end_timestamp_ms);
-        let querier = q.querier(start, end).map_err(|e| ReadError::Storage(e.to_string()))?;
         let hints = query.hints.as_ref().map(|h| SelectHints {
             start: h.start_ms,
             end: h.end_ms,
@@ -155,9 +154,8 @@ pub fn stream(
     emit: &mut dyn FnMut(Vec<u8>) -> bool,
 ) -> Result<(), ReadError> {
     for (index, query) in req.queries.iter().enumerate() {
-        let matchers = matchers(&query.matchers, external)?;
+        let (matchers, querier) = open(q, query, external)?;
         let (start, end) = (query.start_timestamp_ms, query.end_timestamp_ms);
-        let querier = q.querier(start, end).map_err(|e| ReadError::Storage(e.to_string()))?;
         let mut set = querier.select(true, None, &matchers);
         while let Some(series) = set.next() {
             let labels = with_external(series.labels(), external);
@@ -224,6 +222,13 @@ fn write_frame(out: &mut Vec<u8>, data: &[u8]) {
     prost::encoding::encode_varint(data.len() as u64, out);
     out.extend_from_slice(&crc32c::crc32c(data).to_be_bytes());
     out.extend_from_slice(data);
+}
+
+/// A query's matchers and a querier over its range.
+fn open(q: &dyn Queryable, query: &prompb::Query, external: &[(String, String)]) -> Result<(Vec<Matcher>, Box<dyn storage::Querier>), ReadError> {
+    let matchers = matchers(&query.matchers, external)?;
+    let querier = q.querier(query.start_timestamp_ms, query.end_timestamp_ms).map_err(|e| ReadError::Storage(e.to_string()))?;
+    Ok((matchers, querier))
 }
 
 /// The query's matchers, an equality on an external label's own value

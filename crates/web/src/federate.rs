@@ -41,7 +41,7 @@ pub(crate) async fn federate(State(s): State<Arc<AppState>>, Params(params): Par
     }
     let lookback = h.lookback_delta_ms;
     let result = tokio::task::spawn_blocking(move || -> Result<String, String> {
-        let maxt = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        let maxt = crate::query::now_ms();
         let mint = maxt - lookback;
         let q = h.queryable.querier(mint, maxt).map_err(|e| e.to_string())?;
         let hints = SelectHints { start: mint, end: maxt, ..Default::default() };

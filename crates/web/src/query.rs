@@ -111,7 +111,7 @@ fn parse_duration(s: &str) -> Option<i64> {
     promql::parser::parse_duration(s)
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 

@@ -70,17 +70,7 @@ impl Resource for Endpoints {
     const PLURAL: &'static str = "endpoints";
     const KIND: Kind = Kind::Endpoints;
 
-    fn meta(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-
-    fn store(cache: &Cache) -> &Store<Self> {
-        &cache.endpoints
-    }
-
-    fn store_mut(cache: &mut Cache) -> &mut Store<Self> {
-        &mut cache.endpoints
-    }
+    super::stored_in!(endpoints);
 }
 
 impl Target for Endpoints {

@@ -71,17 +71,7 @@ impl Resource for EndpointSlice {
     const PLURAL: &'static str = "endpointslices";
     const KIND: Kind = Kind::EndpointSlice;
 
-    fn meta(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-
-    fn store(cache: &Cache) -> &Store<Self> {
-        &cache.endpointslices
-    }
-
-    fn store_mut(cache: &mut Cache) -> &mut Store<Self> {
-        &mut cache.endpointslices
-    }
+    super::stored_in!(endpointslices);
 }
 
 impl EndpointSlice {

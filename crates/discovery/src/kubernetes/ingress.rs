@@ -58,17 +58,7 @@ impl Resource for Ingress {
 
     const KIND: Kind = Kind::Ingress;
 
-    fn meta(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-
-    fn store(cache: &Cache) -> &Store<Self> {
-        &cache.ingresses
-    }
-
-    fn store_mut(cache: &mut Cache) -> &mut Store<Self> {
-        &mut cache.ingresses
-    }
+    super::stored_in!(ingresses);
 }
 
 impl Target for Ingress {

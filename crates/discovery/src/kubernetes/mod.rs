@@ -137,6 +137,25 @@ pub(crate) trait Resource: DeserializeOwned + Send + 'static {
     }
 }
 
+/// The accessors every [`Resource`] has alike: its `metadata` field and
+/// its store in the cache.
+macro_rules! stored_in {
+    ($field:ident) => {
+        fn meta(&self) -> &ObjectMeta {
+            &self.metadata
+        }
+
+        fn store(cache: &Cache) -> &Store<Self> {
+            &cache.$field
+        }
+
+        fn store_mut(cache: &mut Cache) -> &mut Store<Self> {
+            &mut cache.$field
+        }
+    };
+}
+pub(crate) use stored_in;
+
 /// A kind of object that a role turns into targets.
 pub(crate) trait Target: Resource {
     /// The group's source for the object under `key`, also when it is gone.

@@ -17,17 +17,7 @@ impl Resource for Namespace {
     const PLURAL: &'static str = "namespaces";
     const KIND: Kind = Kind::Namespace;
 
-    fn meta(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-
-    fn store(cache: &Cache) -> &Store<Self> {
-        &cache.namespaces
-    }
-
-    fn store_mut(cache: &mut Cache) -> &mut Store<Self> {
-        &mut cache.namespaces
-    }
+    super::stored_in!(namespaces);
 }
 
 /// The labels and annotations of the namespace `name`, when it is known

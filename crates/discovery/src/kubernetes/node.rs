@@ -70,17 +70,7 @@ impl Resource for Node {
 
     const KIND: Kind = Kind::Node;
 
-    fn meta(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-
-    fn store(cache: &Cache) -> &Store<Self> {
-        &cache.nodes
-    }
-
-    fn store_mut(cache: &mut Cache) -> &mut Store<Self> {
-        &mut cache.nodes
-    }
+    super::stored_in!(nodes);
 }
 
 impl Target for Node {

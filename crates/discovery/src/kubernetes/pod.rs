@@ -89,17 +89,7 @@ impl Resource for Pod {
 
     const KIND: Kind = Kind::Pod;
 
-    fn meta(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-
-    fn store(cache: &Cache) -> &Store<Self> {
-        &cache.pods
-    }
-
-    fn store_mut(cache: &mut Cache) -> &mut Store<Self> {
-        &mut cache.pods
-    }
+    super::stored_in!(pods);
 
     /// An endpoint's target carries the pod's labels and its container
     /// ports.

@@ -48,17 +48,7 @@ impl Resource for Service {
 
     const KIND: Kind = Kind::Service;
 
-    fn meta(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-
-    fn store(cache: &Cache) -> &Store<Self> {
-        &cache.services
-    }
-
-    fn store_mut(cache: &mut Cache) -> &mut Store<Self> {
-        &mut cache.services
-    }
+    super::stored_in!(services);
 
     /// Endpoints carry the service's labels, and endpoint slices are kept
     /// or dropped by its IP families.

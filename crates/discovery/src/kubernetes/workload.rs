@@ -24,17 +24,7 @@ impl Resource for ReplicaSet {
     const PLURAL: &'static str = "replicasets";
     const KIND: Kind = Kind::ReplicaSet;
 
-    fn meta(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-
-    fn store(cache: &Cache) -> &Store<Self> {
-        &cache.replicasets
-    }
-
-    fn store_mut(cache: &mut Cache) -> &mut Store<Self> {
-        &mut cache.replicasets
-    }
+    super::stored_in!(replicasets);
 
     /// Pods carry only the name of the deployment that owns it.
     fn same_for_users(&self, other: &Self) -> bool {
@@ -48,17 +38,7 @@ impl Resource for Job {
     const PLURAL: &'static str = "jobs";
     const KIND: Kind = Kind::Job;
 
-    fn meta(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-
-    fn store(cache: &Cache) -> &Store<Self> {
-        &cache.jobs
-    }
-
-    fn store_mut(cache: &mut Cache) -> &mut Store<Self> {
-        &mut cache.jobs
-    }
+    super::stored_in!(jobs);
 
     /// Pods carry only the name of the cron job that owns it.
     fn same_for_users(&self, other: &Self) -> bool {
